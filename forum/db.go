@@ -1,0 +1,89 @@
+package forum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+)
+
+// DB is an open database: the embedded lungo store, or a MongoDB deployment.
+type DB struct {
+	Client   lungo.IClient
+	Database lungo.IDatabase
+	engine   *lungo.Engine
+	lock     *os.File
+}
+
+// ErrLocked is returned when another process has the data file open.
+var ErrLocked = errors.New("data file is in use by another process")
+
+// OpenFile opens the embedded store kept in the file at path, creating its
+// folder if needed. A lock file beside it keeps a second process out. The
+// store's oplog keeps at least history of changes, for change streams to
+// resume from.
+func OpenFile(ctx context.Context, path string, history time.Duration) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %s (lock %s)", ErrLocked, path, path+".lock")
+	}
+	client, engine, err := lungo.Open(ctx, lungo.Options{
+		Store:        lungo.NewFileStore(path, 0o644),
+		MinOplogSize: 1000,
+		MaxOplogSize: 100000,
+		MinOplogAge:  history,
+		MaxOplogAge:  max(time.Hour, history),
+	})
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open data file %s: %w", path, err)
+	}
+	return &DB{Client: client, Database: client.Database("forum"), engine: engine, lock: lock}, nil
+}
+
+// Connect connects to the MongoDB deployment at uri, which must be a replica
+// set for change streams, and uses the database called name.
+func Connect(ctx context.Context, uri, name string) (*DB, error) {
+	client, err := lungo.Connect(ctx, options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, fmt.Errorf("connect to MongoDB: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		client.Disconnect(ctx)
+		return nil, fmt.Errorf("reach MongoDB: %w", err)
+	}
+	return &DB{Client: client, Database: client.Database(name)}, nil
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.Client.Ping(ctx, readpref.Primary())
+}
+
+// Close closes the database and releases the data file.
+func (d *DB) Close(ctx context.Context) error {
+	err := d.Client.Disconnect(ctx)
+	if d.engine != nil {
+		d.engine.Close()
+	}
+	if d.lock != nil {
+		d.lock.Close()
+	}
+	return err
+}

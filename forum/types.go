@@ -1,0 +1,122 @@
+package forum
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// Limits on what users write.
+const (
+	MinNameLen     = 3
+	MaxNameLen     = 32
+	MinPasswordLen = 8
+	// MaxPasswordBytes is bcrypt's input limit.
+	MaxPasswordBytes = 72
+	MaxTitleLen      = 200
+	MaxPostBodyLen   = 20000
+	MaxCommentLen    = 10000
+)
+
+// NotificationComment is the kind of notification sent for a new comment.
+const NotificationComment = "comment"
+
+// User is a member of the forum.
+type User struct {
+	ID           primitive.ObjectID `bson:"_id" json:"id"`
+	Name         string             `bson:"name" json:"name"`
+	NameKey      string             `bson:"nameKey" json:"-"`
+	PasswordHash []byte             `bson:"passwordHash" json:"-"`
+	CreatedAt    time.Time          `bson:"createdAt" json:"-"`
+	Admin        bool               `bson:"-" json:"admin"`
+}
+
+// Post is a thread opener.
+type Post struct {
+	ID        primitive.ObjectID `bson:"_id" json:"id"`
+	Title     string             `bson:"title" json:"title"`
+	Body      string             `bson:"body" json:"body"`
+	Author    string             `bson:"author" json:"author"`
+	AuthorID  primitive.ObjectID `bson:"authorId" json:"-"`
+	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
+	Comments  int                `bson:"comments" json:"comments"`
+}
+
+// Comment is a reply to a post.
+type Comment struct {
+	ID        primitive.ObjectID `bson:"_id" json:"id"`
+	PostID    primitive.ObjectID `bson:"postId" json:"postId"`
+	Body      string             `bson:"body" json:"body"`
+	Author    string             `bson:"author" json:"author"`
+	AuthorID  primitive.ObjectID `bson:"authorId" json:"-"`
+	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
+}
+
+// Notification tells a user about someone else's action.
+type Notification struct {
+	ID        primitive.ObjectID `bson:"_id" json:"id"`
+	UserID    primitive.ObjectID `bson:"userId" json:"-"`
+	Kind      string             `bson:"kind" json:"kind"`
+	PostID    primitive.ObjectID `bson:"postId" json:"postId"`
+	CommentID primitive.ObjectID `bson:"commentId" json:"commentId"`
+	Actor     string             `bson:"actor" json:"actor"`
+	Message   string             `bson:"message" json:"message"`
+	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
+	Read      bool               `bson:"read" json:"read"`
+}
+
+// Stats are the forum's totals.
+type Stats struct {
+	Users    int64 `json:"users"`
+	Posts    int64 `json:"posts"`
+	Comments int64 `json:"comments"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ValidateName checks a user name.
+func ValidateName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if !utf8.ValidString(name) || n < MinNameLen || n > MaxNameLen || !namePattern.MatchString(name) {
+		return Errorf(EINVALID, "Name must be %d to %d characters of letters, digits, _ or -.", MinNameLen, MaxNameLen)
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password.
+func ValidatePassword(password string) error {
+	switch {
+	case !utf8.ValidString(password):
+		return Errorf(EINVALID, "Password must be valid UTF-8 text.")
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return Errorf(EINVALID, "Password must be at least %d characters.", MinPasswordLen)
+	case len(password) > MaxPasswordBytes:
+		return Errorf(EINVALID, "Password must be at most %d bytes.", MaxPasswordBytes)
+	}
+	return nil
+}
+
+// CleanText trims what a user wrote and checks that it is valid UTF-8 of 1 to
+// max characters. field names it in the error message.
+func CleanText(field, s string, max int) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", Errorf(EINVALID, "%s must be valid UTF-8 text.", field)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", Errorf(EINVALID, "%s must not be empty.", field)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return "", Errorf(EINVALID, "%s must be at most %d characters (it has %d).", field, max, n)
+	}
+	return s, nil
+}
+
+// now is the store's clock: UTC with the millisecond precision that BSON keeps,
+// so a value reads back exactly as it was written.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
