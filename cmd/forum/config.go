@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the forum is configured with, from flags with
+// environment fallbacks.
+type Config struct {
+	Addr          string
+	Data          string
+	MongoURI      string
+	MongoDB       string
+	Admins        []string
+	SessionKey    string
+	History       time.Duration
+	Heartbeat     time.Duration
+	StatsInterval time.Duration
+	MaxStreams    int
+	LogFormat     string
+}
+
+// parseConfig reads flags from args, falling back to the environment given
+// by getenv, and validates the result.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("forum", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var admins, history, heartbeat, statsInterval, maxStreams string
+	fs.StringVar(&c.Addr, "addr", env("FORUM_ADDR", "localhost:8080"), "listen address (FORUM_ADDR)")
+	fs.StringVar(&c.Data, "data", env("FORUM_DATA", filepath.Join("data", "forum.db")), "embedded data file (FORUM_DATA)")
+	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB replica set to use instead of the embedded store (MONGODB_URI)")
+	fs.StringVar(&c.MongoDB, "mongodb-db", env("MONGODB_DB", "forum"), "MongoDB database name (MONGODB_DB)")
+	fs.StringVar(&admins, "admins", env("FORUM_ADMINS", ""), "comma-separated admin user names (FORUM_ADMINS)")
+	fs.StringVar(&c.SessionKey, "session-key", env("FORUM_SESSION_KEY", ""), "secret that signs session cookies; generated into the data folder when empty (FORUM_SESSION_KEY)")
+	fs.StringVar(&history, "history", env("FORUM_HISTORY", "15m"), "how long live events stay resumable (FORUM_HISTORY)")
+	fs.StringVar(&heartbeat, "heartbeat", env("FORUM_HEARTBEAT", "15s"), "interval of stream heartbeats (FORUM_HEARTBEAT)")
+	fs.StringVar(&statsInterval, "stats-interval", env("FORUM_STATS_INTERVAL", "5s"), "interval of live admin statistics (FORUM_STATS_INTERVAL)")
+	fs.StringVar(&maxStreams, "max-streams", env("FORUM_MAX_STREAMS", "10000"), "most open event streams (FORUM_MAX_STREAMS)")
+	fs.StringVar(&c.LogFormat, "log-format", env("FORUM_LOG_FORMAT", "text"), "log format: text or json (FORUM_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, a := range strings.Split(admins, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Admins = append(c.Admins, a)
+		}
+	}
+	var err error
+	durations := []struct {
+		name string
+		src  string
+		dst  *time.Duration
+	}{
+		{"FORUM_HISTORY", history, &c.History},
+		{"FORUM_HEARTBEAT", heartbeat, &c.Heartbeat},
+		{"FORUM_STATS_INTERVAL", statsInterval, &c.StatsInterval},
+	}
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(d.src); err != nil || *d.dst <= 0 {
+			return c, fmt.Errorf("%s: %q is not a positive duration such as 1s or 15m", d.name, d.src)
+		}
+	}
+	if c.MaxStreams, err = strconv.Atoi(maxStreams); err != nil || c.MaxStreams < 1 {
+		return c, fmt.Errorf("FORUM_MAX_STREAMS: %q is not a positive whole number", maxStreams)
+	}
+	if c.Addr == "" {
+		return c, errors.New("FORUM_ADDR: the listen address must not be empty")
+	}
+	if c.MongoURI == "" && c.Data == "" {
+		return c, errors.New("FORUM_DATA: the data file path must not be empty")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("FORUM_LOG_FORMAT: %q is neither text nor json", c.LogFormat)
+	}
+	if c.SessionKey != "" && len(c.SessionKey) < 16 {
+		return c, errors.New("FORUM_SESSION_KEY: use at least 16 characters")
+	}
+	return c, nil
+}

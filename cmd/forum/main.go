@@ -1,0 +1,192 @@
+// Command forum runs the forum: a web forum whose pages update live from
+// MongoDB change streams, on an embedded store or a MongoDB replica set.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"forum/forum"
+	"forum/forum/web"
+	"forum/streams"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "forum:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run starts the forum with the given arguments and environment and serves
+// until ctx ends; "seed" as the first argument fills the store with sample
+// data instead.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return seed(ctx, args[1:], getenv, stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg, newLogger(cfg.LogFormat, stderr))
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "forum: listening on http://%s\n", m.Addr())
+	<-ctx.Done()
+	return m.Close()
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// shutdownTimeout bounds a graceful shutdown.
+const shutdownTimeout = 4 * time.Second
+
+// Main is the running program: its database, hub and HTTP server. Tests
+// start it on 127.0.0.1:0.
+type Main struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *forum.DB
+	hub      *streams.Hub
+	server   *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NewMain returns a program for cfg that logs to log.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	return &Main{cfg: cfg, log: log}
+}
+
+// Open opens the store, starts the change streams and starts serving.
+func (m *Main) Open(ctx context.Context) (err error) {
+	if m.cfg.MongoURI != "" {
+		m.db, err = forum.Connect(ctx, m.cfg.MongoURI, m.cfg.MongoDB)
+	} else {
+		m.db, err = forum.OpenFile(ctx, m.cfg.Data, m.cfg.History)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			m.db.Close(context.Background())
+		}
+	}()
+	store, err := forum.NewStore(ctx, m.db.Database, m.cfg.Admins)
+	if err != nil {
+		return err
+	}
+	key, err := m.sessionKey()
+	if err != nil {
+		return err
+	}
+	m.listener, err = net.Listen("tcp", m.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
+	}
+	m.hub = streams.New(m.log, m.db.Database, store, streams.Options{
+		History:       m.cfg.History,
+		Heartbeat:     m.cfg.Heartbeat,
+		StatsInterval: m.cfg.StatsInterval,
+		MaxStreams:    m.cfg.MaxStreams,
+	})
+	hubCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		if err := m.hub.Run(hubCtx); err != nil {
+			m.log.Error("hub stopped", "err", err)
+		}
+	}()
+	m.server = &http.Server{
+		Handler:           web.New(m.log, store, m.hub, key),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the address the forum listens on.
+func (m *Main) Addr() net.Addr { return m.listener.Addr() }
+
+// Close ends every stream with a retry hint and stops the change streams
+// (the hub does both when its context ends), stops accepting, and closes the
+// store.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	m.cancel()
+	err := m.server.Shutdown(ctx)
+	m.wg.Wait()
+	if cerr := m.db.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// sessionKey returns the key that signs session cookies: from the
+// configuration, or generated once into the data folder.
+func (m *Main) sessionKey() ([]byte, error) {
+	if m.cfg.SessionKey != "" {
+		sum := sha256.Sum256([]byte(m.cfg.SessionKey))
+		return sum[:], nil
+	}
+	dir := filepath.Dir(m.cfg.Data)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	path := filepath.Join(dir, "session.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 16 {
+			return nil, fmt.Errorf("session key file %s is damaged; delete it to make a new one", path)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read session key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write session key: %w", err)
+	}
+	return key, nil
+}

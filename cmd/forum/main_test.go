@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// env returns a getenv over the given pairs.
+func env(pairs ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		m[pairs[i]] = pairs[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaultsAndEnvironment(t *testing.T) {
+	c, err := parseConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "localhost:8080" || c.Data != filepath.Join("data", "forum.db") || c.MongoDB != "forum" ||
+		c.History != 15*time.Minute || c.Heartbeat != 15*time.Second || c.StatsInterval != 5*time.Second || c.MaxStreams != 10000 {
+		t.Fatalf("defaults: got %+v", c)
+	}
+	c, err = parseConfig([]string{"-addr", ":9999"}, env("FORUM_ADDR", ":1", "FORUM_ADMINS", " root, alice ,", "FORUM_HISTORY", "1h", "FORUM_MAX_STREAMS", "5"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9999" || strings.Join(c.Admins, "|") != "root|alice" || c.History != time.Hour || c.MaxStreams != 5 {
+		t.Fatalf("flags over environment: got %+v", c)
+	}
+}
+
+func TestInvalidConfigFailsFastWithOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"history not a duration", []string{"FORUM_HISTORY", "15"}, "FORUM_HISTORY"},
+		{"negative heartbeat", []string{"FORUM_HEARTBEAT", "-1s"}, "FORUM_HEARTBEAT"},
+		{"stats interval zero", []string{"FORUM_STATS_INTERVAL", "0s"}, "FORUM_STATS_INTERVAL"},
+		{"max streams not a number", []string{"FORUM_MAX_STREAMS", "lots"}, "FORUM_MAX_STREAMS"},
+		{"short session key", []string{"FORUM_SESSION_KEY", "short"}, "FORUM_SESSION_KEY"},
+		{"unknown log format", []string{"FORUM_LOG_FORMAT", "xml"}, "FORUM_LOG_FORMAT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), nil, env(append(tc.env, "FORUM_DATA", filepath.Join(t.TempDir(), "f.db"))...), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// startMain runs the forum on 127.0.0.1:0 with a data file in dir.
+func startMain(t *testing.T, dir string) *Main {
+	t.Helper()
+	cfg, err := parseConfig(nil, env("FORUM_ADDR", "127.0.0.1:0", "FORUM_DATA", filepath.Join(dir, "forum.db"), "FORUM_HEARTBEAT", "1s"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func siteURL(m *Main) *url.URL {
+	u, _ := url.Parse("http://" + m.Addr().String())
+	return u
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newJarClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+func postJSON(t *testing.T, c *http.Client, url, body string) *http.Response {
+	t.Helper()
+	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestDataAndSessionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	m := startMain(t, dir)
+	base := "http://" + m.Addr().String()
+	c := newJarClient()
+	if resp := postJSON(t, c, base+"/api/register", `{"name":"alice","password":"password123"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	if resp := postJSON(t, c, base+"/api/posts", `{"title":"kept","body":"b"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("post: %d", resp.StatusCode)
+	}
+	cookies := c.Jar.Cookies(siteURL(m))
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m = startMain(t, dir)
+	defer m.Close()
+	base = "http://" + m.Addr().String()
+	c = newJarClient()
+	c.Jar.SetCookies(siteURL(m), cookies)
+	resp, err := c.Get(base + "/api/notifications")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("session after restart: got %d, want 200", resp.StatusCode)
+	}
+	resp, err = c.Get(base + "/api/posts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var posts []struct{ Title string }
+	json.NewDecoder(resp.Body).Decode(&posts)
+	if len(posts) != 1 || posts[0].Title != "kept" {
+		t.Fatalf("posts after restart: got %+v", posts)
+	}
+}
+
+func TestShutdownEndsStreamsWithRetryAndReturns(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, env("FORUM_ADDR", "127.0.0.1:0", "FORUM_DATA", filepath.Join(dir, "forum.db")), &stdout, io.Discard)
+	}()
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, a, ok := strings.Cut(stdout.String(), "http://"); ok {
+			addr = strings.TrimSpace(a)
+		}
+	}
+	if addr == "" {
+		t.Fatal("forum did not start")
+	}
+	resp, err := http.Get("http://" + addr + "/stream/posts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cancel()
+	start := time.Now()
+	body, _ := io.ReadAll(bufio.NewReader(resp.Body))
+	if !strings.Contains(string(body), "retry:") {
+		t.Fatalf("stream closed without a retry hint: %q", body)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s, want under 5s", d)
+	}
+}
+
+// TestSecondProcessIsRefused runs this test binary again as a second forum
+// process on the same data file.
+func TestSecondProcessIsRefused(t *testing.T) {
+	if path := os.Getenv("FORUM_TEST_SECOND_PROCESS"); path != "" {
+		err := run(context.Background(), nil, env("FORUM_ADDR", "127.0.0.1:0", "FORUM_DATA", path), io.Discard, io.Discard)
+		if err != nil {
+			os.Stderr.WriteString("forum: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	m := startMain(t, dir)
+	defer m.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondProcessIsRefused$")
+	cmd.Env = append(os.Environ(), "FORUM_TEST_SECOND_PROCESS="+filepath.Join(dir, "forum.db"))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second process started on the same data file: %s", out)
+	}
+	if !strings.Contains(string(out), "in use by another process") {
+		t.Fatalf("second process: got %q, want a clear message", out)
+	}
+}
+
+func TestSeedFillsTheStore(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "forum.db")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"seed", "-posts", "12"}, env("FORUM_DATA", data), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Posts: 12/12") || !strings.Contains(out.String(), seedPassword) {
+		t.Fatalf("seed output: %q", out.String())
+	}
+	m := startMain(t, dir)
+	defer m.Close()
+	c := newJarClient()
+	if resp := postJSON(t, c, "http://"+m.Addr().String()+"/api/login", `{"name":"alice","password":"`+seedPassword+`"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in as a seeded user: %d", resp.StatusCode)
+	}
+	resp, err := c.Get("http://" + m.Addr().String() + "/api/posts?limit=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var posts []json.RawMessage
+	json.NewDecoder(resp.Body).Decode(&posts)
+	if len(posts) != 12 {
+		t.Fatalf("seeded posts: got %d, want 12", len(posts))
+	}
+}

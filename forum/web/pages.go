@@ -1,0 +1,275 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/mux"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"forum/forum"
+	"forum/views"
+)
+
+func (s *Server) registerPageRoutes(r *mux.Router) {
+	r.HandleFunc("/", s.handleHome).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/posts/new", s.handleNewPost).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/posts/new", s.handleCreatePost).Methods(http.MethodPost)
+	r.HandleFunc("/posts/{id}", s.handlePost).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/posts/{id}/comments", s.handleCreateComment).Methods(http.MethodPost)
+	r.HandleFunc("/register", s.handleRegisterPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/register", s.handleRegister).Methods(http.MethodPost)
+	r.HandleFunc("/login", s.handleLoginPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/login", s.handleLogin).Methods(http.MethodPost)
+	r.HandleFunc("/logout", s.handleLogout).Methods(http.MethodPost)
+	r.HandleFunc("/notifications", s.handleNotifications).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/notifications/read", s.handleMarkRead).Methods(http.MethodPost)
+	r.HandleFunc("/admin/stats", s.handleAdminStats).Methods(http.MethodGet, http.MethodHead)
+}
+
+// parseForm reads a form body of at most MaxBodyBytes.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			return forum.Errorf(eTooLarge, "What you sent is larger than %d KiB.", MaxBodyBytes>>10)
+		}
+		return forum.Errorf(forum.EINVALID, "The form could not be read.")
+	}
+	return nil
+}
+
+// formOf keeps the named fields of a submitted form, to show them again.
+func formOf(r *http.Request, err error, fields ...string) views.Form {
+	f := views.Form{Values: map[string]string{}, Error: forum.ErrorMessage(err)}
+	for _, k := range fields {
+		f.Values[k] = r.PostFormValue(k)
+	}
+	return f
+}
+
+// safeNext returns next if it is a path on this site, else "/".
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.HasPrefix(next, "/\\") || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return next
+}
+
+// toLogin sends a signed-out visitor to the sign-in page and back to next
+// afterwards.
+func toLogin(w http.ResponseWriter, r *http.Request, next string) {
+	http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	before, err := optionalID(r.URL.Query().Get("before"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	posts, err := s.store.Posts(r.Context(), forum.DefaultPageSize+1, before)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	older := ""
+	if len(posts) > forum.DefaultPageSize {
+		posts = posts[:forum.DefaultPageSize]
+		older = posts[len(posts)-1].ID.Hex()
+	}
+	var topics []string
+	if before.IsZero() {
+		topics = []string{topicPosts}
+	}
+	s.render(w, r, http.StatusOK, views.Home(s.page(r, "Forum", topics...), posts, older))
+}
+
+func (s *Server) handleNewPost(w http.ResponseWriter, r *http.Request) {
+	if userFrom(r) == nil {
+		toLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	s.render(w, r, http.StatusOK, views.NewPost(s.page(r, "New post"), views.Form{}))
+}
+
+func (s *Server) handleCreatePost(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		toLogin(w, r, "/posts/new")
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	p, err := s.store.CreatePost(r.Context(), u, r.PostFormValue("title"), r.PostFormValue("body"))
+	if err != nil {
+		s.formError(w, r, err, views.NewPost(s.page(r, "New post"), formOf(r, err, "title", "body")))
+		return
+	}
+	http.Redirect(w, r, "/posts/"+p.ID.Hex(), http.StatusSeeOther)
+}
+
+// formError shows a rejected form again, or the error page when the error is
+// not about the form's input.
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, err error, page templ.Component) {
+	switch forum.ErrorCode(err) {
+	case forum.EINVALID, forum.ECONFLICT, forum.EUNAUTHORIZED, forum.ETOOMANY:
+		if forum.ErrorCode(err) == forum.ETOOMANY {
+			w.Header().Set("Retry-After", "60")
+		}
+		s.render(w, r, statusOf(err), page)
+	default:
+		s.error(w, r, err)
+	}
+}
+
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
+	p, err := s.postFrom(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.showPost(w, r, http.StatusOK, p, views.Form{})
+}
+
+func (s *Server) showPost(w http.ResponseWriter, r *http.Request, status int, p *forum.Post, f views.Form) {
+	cs, err := s.store.Comments(r.Context(), p.ID)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, status, views.PostView(s.page(r, p.Title, topicComments+p.ID.Hex()), p, cs, f))
+}
+
+func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
+	p, err := s.postFrom(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	u := userFrom(r)
+	if u == nil {
+		toLogin(w, r, "/posts/"+p.ID.Hex())
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	c, err := s.store.CreateComment(r.Context(), u, p.ID, r.PostFormValue("body"))
+	if err != nil {
+		if forum.ErrorCode(err) == forum.EINVALID {
+			s.showPost(w, r, http.StatusBadRequest, p, formOf(r, err, "body"))
+			return
+		}
+		s.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/posts/"+p.ID.Hex()+"#comment-"+c.ID.Hex(), http.StatusSeeOther)
+}
+
+func (s *Server) handleRegisterPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.Register(s.page(r, "Register"), views.Form{}, safeNext(r.URL.Query().Get("next"))))
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	u, err := s.store.Register(r.Context(), r.PostFormValue("name"), r.PostFormValue("password"))
+	if err != nil {
+		s.formError(w, r, err, views.Register(s.page(r, "Register"), formOf(r, err, "name"), next))
+		return
+	}
+	s.sessions.start(w, r, u.ID)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.Login(s.page(r, "Sign in"), views.Form{}, safeNext(r.URL.Query().Get("next"))))
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	u, err := s.login(r, r.PostFormValue("name"), r.PostFormValue("password"))
+	if err != nil {
+		s.formError(w, r, err, views.Login(s.page(r, "Sign in"), formOf(r, err, "name"), next))
+		return
+	}
+	s.sessions.start(w, r, u.ID)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.sessions.end(w, r)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		toLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	ns, err := s.store.Notifications(r.Context(), u.ID)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.Notifications(s.page(r, "Notifications"), ns))
+}
+
+func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		toLogin(w, r, "/notifications")
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	var ids []primitive.ObjectID
+	if v := r.PostFormValue("id"); v != "" {
+		id, err := forum.ParseID(v)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		ids = append(ids, id)
+	}
+	if _, err := s.store.MarkRead(r.Context(), u.ID, ids); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/notifications", http.StatusSeeOther)
+}
+
+func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
+	if userFrom(r) == nil {
+		toLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	if _, err := admin(r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	st, err := s.store.Stats(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.AdminStats(s.page(r, "Statistics", topicStats), st))
+}

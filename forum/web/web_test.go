@@ -1,0 +1,183 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"forum/forum"
+	"forum/forum/web"
+	"forum/streams"
+)
+
+// newServer starts the forum's HTTP server with a live hub on a fresh
+// embedded store in a temp folder. "root" is an admin.
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	db, err := forum.OpenFile(ctx, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := forum.NewStore(ctx, db.Database, []string{"root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := streams.New(log, db.Database, store, streams.Options{Heartbeat: time.Second, StatsInterval: 100 * time.Millisecond})
+	hubCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		hub.Run(hubCtx)
+	}()
+	srv := httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+		wg.Wait()
+		db.Close(ctx)
+	})
+	return srv
+}
+
+// client is one person's browser or API client, with its own cookies.
+type client struct {
+	t    *testing.T
+	http *http.Client
+	base string
+}
+
+func newClient(t *testing.T, srv *httptest.Server) *client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: srv.URL, http: &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+func (c *client) do(method, path, contentType string, body io.Reader, header ...string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (c *client) get(path string) (*http.Response, string) {
+	c.t.Helper()
+	return c.do(http.MethodGet, path, "", nil)
+}
+
+func (c *client) postJSON(path string, v any) (*http.Response, string) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	return c.do(http.MethodPost, path, "application/json", bytes.NewReader(b))
+}
+
+func (c *client) postForm(path string, values url.Values) (*http.Response, string) {
+	c.t.Helper()
+	return c.do(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(values.Encode()))
+}
+
+// register signs the client up as name and returns the user's id.
+func (c *client) register(name string) string {
+	c.t.Helper()
+	resp, body := c.postJSON("/api/register", map[string]string{"name": name, "password": "password123"})
+	if resp.StatusCode != http.StatusCreated {
+		c.t.Fatalf("register %s: %d %s", name, resp.StatusCode, body)
+	}
+	var u struct{ ID string }
+	json.Unmarshal([]byte(body), &u)
+	return u.ID
+}
+
+func (c *client) createPost(title, body string) map[string]any {
+	c.t.Helper()
+	resp, b := c.postJSON("/api/posts", map[string]string{"title": title, "body": body})
+	if resp.StatusCode != http.StatusCreated {
+		c.t.Fatalf("create post: %d %s", resp.StatusCode, b)
+	}
+	return decodeObject(c.t, b)
+}
+
+func (c *client) createComment(postID, body string) map[string]any {
+	c.t.Helper()
+	resp, b := c.postJSON("/api/posts/"+postID+"/comments", map[string]string{"body": body})
+	if resp.StatusCode != http.StatusCreated {
+		c.t.Fatalf("create comment: %d %s", resp.StatusCode, b)
+	}
+	return decodeObject(c.t, b)
+}
+
+func decodeObject(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return m
+}
+
+func decodeList(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var l []map[string]any
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return l
+}
+
+func wantStatus(t *testing.T, resp *http.Response, body string, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: got status %d, want %d; body %.300s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+}
+
+// wantError checks a JSON error answer.
+func wantError(t *testing.T, resp *http.Response, body string, want int) {
+	t.Helper()
+	wantStatus(t, resp, body, want)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error content type: got %q", ct)
+	}
+	var e struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
+		t.Fatalf("error body: got %q", body)
+	}
+}
+
+func keys(m map[string]any) string {
+	return strings.Join(slices.Sorted(maps.Keys(m)), ",")
+}

@@ -1,0 +1,281 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+const (
+	// readyWait is how long a new stream waits for the hub to catch up
+	// before it is sent away to retry.
+	readyWait = 10 * time.Second
+	// maxSkew is how far in the future an id may be: another instance may
+	// be a little ahead of this one.
+	maxSkew = time.Minute
+	// maxKeptBuffer is the largest write buffer a stream keeps between
+	// writes.
+	maxKeptBuffer = 64 << 10
+)
+
+// Serve streams the events of topics to the client until it goes, falls
+// behind, or the hub stops. The caller has checked that the client may
+// listen to them. A client that sends Last-Event-ID, or the lastEventId
+// query parameter, first gets every event of its topics after that id; if
+// the hub cannot tell what came after it, the client gets a reset event.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
+	topics, kinds, err := parseTopics(topics)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	s := &stream{hub: h, w: w, rc: http.NewResponseController(w), l: newListener(topics, kinds, h.opts.QueueSize)}
+	if !h.await(r.Context()) {
+		s.refuse(time.Second, 3*time.Second)
+		return
+	}
+	if refused := h.register(s.l, r); refused != nil {
+		s.refuse(refused[0], refused[1])
+		return
+	}
+	defer h.unregister(s.l)
+	w.WriteHeader(http.StatusOK)
+	if s.write(nil) != nil {
+		return
+	}
+	h.sendUnread(r.Context(), s.l)
+	s.run(r.Context())
+}
+
+// parseTopics checks topics and returns them without repeats, with their
+// kinds.
+func parseTopics(topics []string) ([]string, []string, error) {
+	var ts, kinds []string
+	for _, t := range topics {
+		kind := kindOf(t)
+		if kind == "" {
+			return nil, nil, fmt.Errorf("unknown topic %q", t)
+		}
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+	}
+	if len(ts) == 0 {
+		return nil, nil, errors.New("no topic")
+	}
+	return ts, kinds, nil
+}
+
+// await waits until the hub has caught up with its history.
+func (h *Hub) await(ctx context.Context) bool {
+	t := time.NewTimer(readyWait)
+	defer t.Stop()
+	select {
+	case <-h.ready:
+		return true
+	case <-ctx.Done():
+	case <-h.done:
+	case <-t.C:
+	}
+	return false
+}
+
+// register adds l to the listeners of its topics and queues what it missed,
+// in one step with respect to publish, so that it gets every event once. It
+// returns the bounds of a retry delay if l may not listen now.
+func (h *Hub) register(l *listener, r *http.Request) []time.Duration {
+	id, resume := lastEventID(r)
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return []time.Duration{time.Second, 5 * time.Second}
+	case h.open >= h.opts.MaxStreams:
+		return []time.Duration{10 * time.Second, 30 * time.Second}
+	}
+	if resume {
+		if pos, reason := h.resumePoint(id, now); reason != "" {
+			l.queue = append(l.queue, resetFrame(reason))
+		} else {
+			l.replay(h.hist.after(pos))
+			l.floor, l.sent = pos, pos
+		}
+	}
+	for _, t := range l.topics {
+		if h.topics[t] == nil {
+			h.topics[t] = map[*listener]struct{}{}
+		}
+		h.topics[t][l] = struct{}{}
+	}
+	for _, k := range l.kinds {
+		h.counts[k]++
+	}
+	h.open++
+	h.serving.Add(1)
+	if slices.Contains(l.topics, StatsTopic) {
+		if h.stats != nil && now.Sub(h.statsAt) < h.opts.StatsInterval {
+			l.queue = append(l.queue, h.stats)
+		} else if !h.statsDue {
+			h.statsDue = true
+			select {
+			case h.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return nil
+}
+
+// lastEventID returns the id a client resumes from, if any.
+func lastEventID(r *http.Request) (string, bool) {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id, true
+	}
+	id := r.URL.Query().Get("lastEventId")
+	return id, id != ""
+}
+
+// resumePoint returns the position of an id, or why there is none.
+func (h *Hub) resumePoint(id string, now time.Time) (uint64, string) {
+	pos, ok := parseID(id)
+	switch {
+	case !ok:
+		return 0, "malformed id"
+	case int64(timestamp(pos).T) > now.Add(maxSkew).Unix():
+		return 0, "unknown id"
+	case pos < h.start:
+		return 0, "expired id"
+	}
+	return pos, ""
+}
+
+// unregister removes l.
+func (h *Hub) unregister(l *listener) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range l.topics {
+		delete(h.topics[t], l)
+		if len(h.topics[t]) == 0 {
+			delete(h.topics, t)
+		}
+	}
+	for _, k := range l.kinds {
+		h.counts[k]--
+	}
+	h.open--
+	h.serving.Done()
+}
+
+// sendUnread queues the unread count of each user whose notifications l
+// listens to.
+func (h *Hub) sendUnread(ctx context.Context, l *listener) {
+	for _, t := range l.topics {
+		hex, ok := strings.CutPrefix(t, notificationsKind+":")
+		if !ok {
+			continue
+		}
+		id, _ := primitive.ObjectIDFromHex(hex)
+		n, err := h.store.UnreadCount(ctx, id)
+		if err != nil {
+			h.log.Warn("count unread notifications", "user", hex, "error", err)
+			continue
+		}
+		l.pushUnread(unreadFrame(n))
+	}
+}
+
+// unreadFrame is a user's unread count.
+func unreadFrame(n int64) *frame {
+	f := newPlainFrame("unread", fmt.Appendf(nil, `{"count":%d}`, n))
+	f.unread = true
+	return f
+}
+
+// stream writes a listener's frames to its client.
+type stream struct {
+	hub *Hub
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	l   *listener
+}
+
+// run writes queued frames as they come, and a heartbeat when the stream is
+// quiet, until the client goes, falls behind, or the hub stops.
+func (s *stream) run(ctx context.Context) {
+	beat := time.NewTicker(s.hub.opts.Heartbeat)
+	defer beat.Stop()
+	var buf []byte
+	var spare []*frame
+	for {
+		heartbeat := false
+		select {
+		case <-s.l.signal:
+		case <-beat.C:
+			heartbeat = true
+		case <-ctx.Done():
+			return
+		case <-s.hub.done:
+			s.write(retryFrame(time.Second, 5*time.Second))
+			return
+		}
+		var pos uint64
+		if heartbeat {
+			pos = s.hub.position()
+		}
+		frames, evicted := s.l.take(spare)
+		if evicted {
+			s.hub.log.Warn("live stream cut off: it fell behind", "topics", s.l.topics)
+			return
+		}
+		buf = s.l.appendBatch(buf[:0], frames)
+		if heartbeat {
+			s.l.sent = max(s.l.sent, pos)
+			buf = appendHeartbeat(buf, s.l.sent)
+		}
+		clear(frames)
+		spare = frames
+		if len(buf) == 0 {
+			continue
+		}
+		if err := s.write(buf); err != nil {
+			s.hub.log.Debug("live stream write failed", "topics", s.l.topics, "error", err)
+			return
+		}
+		if cap(buf) > maxKeptBuffer {
+			buf = nil
+		}
+	}
+}
+
+// write writes b in one write and flushes it, within the write timeout.
+func (s *stream) write(b []byte) error {
+	err := s.rc.SetWriteDeadline(time.Now().Add(s.hub.opts.WriteTimeout))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if len(b) > 0 {
+		if _, err := s.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return s.rc.Flush()
+}
+
+// refuse answers with a retry delay between lo and hi, and closes.
+func (s *stream) refuse(lo, hi time.Duration) {
+	s.write(retryFrame(lo, hi))
+}

@@ -1,0 +1,130 @@
+// Package views renders the forum's HTML pages with templ. A page takes a Page
+// and the data it shows; the small components (PostCard, CommentItem,
+// NotificationItem) are also rendered on their own into live events, so an
+// item that arrives live looks exactly like one rendered with its page.
+// Views render only: they never touch storage.
+package views
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"forum/forum"
+)
+
+// Page is what every page's layout needs.
+type Page struct {
+	Title  string
+	User   *forum.User // nil when signed out
+	Unread int64       // unread notifications of User
+	// Topics are the live topics of this page, for example
+	// []string{"posts"}; an empty list means the page does not go live.
+	Topics []string
+	Path   string // current request path and query, for the login link's ?next=
+}
+
+// Form is a submitted form shown again: the user's input and a message.
+type Form struct {
+	Values map[string]string
+	Error  string
+}
+
+const siteName = "Forum"
+
+// excerptLen is how many characters of a post's body its card shows.
+const excerptLen = 280
+
+func pageTitle(p Page) string {
+	if p.Title == "" {
+		return siteName
+	}
+	return p.Title + " · " + siteName
+}
+
+// loginURL links to the sign-in page, asking it to come back to next. Slashes
+// are legal in a query, so they stay readable; everything else is escaped.
+func loginURL(next string) string {
+	return authURL("/login", next)
+}
+
+func registerURL(next string) string {
+	return authURL("/register", next)
+}
+
+func authURL(page, next string) string {
+	if next == "" {
+		return page
+	}
+	return page + "?next=" + strings.ReplaceAll(url.QueryEscape(next), "%2F", "/")
+}
+
+func postURL(id primitive.ObjectID) string {
+	return "/posts/" + id.Hex()
+}
+
+func commentsURL(id primitive.ObjectID) string {
+	return postURL(id) + "/comments"
+}
+
+func notificationURL(n *forum.Notification) string {
+	return postURL(n.PostID) + "#comment-" + n.CommentID.Hex()
+}
+
+// machineTime is the datetime attribute of a <time>: RFC 3339 with the
+// milliseconds the store keeps, so the script can order items that arrive
+// live by it.
+func machineTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// readableTime is shown until the script replaces it with a relative time.
+func readableTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// exactTime is the title of a <time>, which keeps the exact time at hand
+// when the text is relative.
+func exactTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// excerpt is the start of a post's body on one line, cut at a word boundary.
+func excerpt(body string) string {
+	s := strings.Join(strings.Fields(body), " ")
+	if utf8.RuneCountInString(s) <= excerptLen {
+		return s
+	}
+	cut := string([]rune(s)[:excerptLen])
+	if i := strings.LastIndexByte(cut, ' '); i > excerptLen/2 {
+		cut = cut[:i]
+	}
+	return cut + "…"
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+func value(f Form, name string) string {
+	return f.Values[name]
+}
+
+func notificationClass(n *forum.Notification) string {
+	if n.Read {
+		return "notification read"
+	}
+	return "notification unread"
+}
+
+func statusLine(status int) string {
+	return strings.TrimSpace(strconv.Itoa(status) + " " + http.StatusText(status))
+}
