@@ -11,7 +11,6 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/mongo/options"
-	"go.mongodb.org/mongo-driver/mongo/readpref"
 )
 
 // DB is an open database: the embedded lungo store, or a MongoDB deployment.
@@ -64,16 +63,11 @@ func Connect(ctx context.Context, uri, name string) (*DB, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+	if err := client.Ping(pctx, nil); err != nil {
 		client.Disconnect(ctx)
 		return nil, fmt.Errorf("reach MongoDB: %w", err)
 	}
 	return &DB{Client: client, Database: client.Database(name)}, nil
-}
-
-// Ping checks that the database answers.
-func (d *DB) Ping(ctx context.Context) error {
-	return d.Client.Ping(ctx, readpref.Primary())
 }
 
 // Close closes the database and releases the data file.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRegisterAnswersUserAndSetsSafeSessionCookie(t *testing.T) {
@@ -275,4 +276,27 @@ func TestCrossOriginStateChangesAreRefused(t *testing.T) {
 	if n := len(decodeList(t, body)); n != 1 {
 		t.Fatalf("posts: got %d, want only the same-origin one", n)
 	}
+}
+
+func TestWrongMethodAndUnknownPath(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	resp, body := c.postJSON("/api/stats", nil)
+	wantError(t, resp, body, http.StatusMethodNotAllowed)
+	resp, body = c.get("/api/nope")
+	wantError(t, resp, body, http.StatusNotFound)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	resp, body := c.get("/healthz")
+	wantStatus(t, resp, body, http.StatusOK)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, body = c.get("/readyz")
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantStatus(t, resp, body, http.StatusOK)
 }

@@ -24,6 +24,7 @@ const MaxBodyBytes = 64 << 10
 // Hub serves live event streams.
 type Hub interface {
 	Serve(w http.ResponseWriter, r *http.Request, topics []string)
+	Ready() error
 }
 
 // Server routes HTTP requests to the forum.
@@ -34,6 +35,7 @@ type Server struct {
 	sessions *sessions
 	limiter  *limiter
 	router   *mux.Router
+	handler  http.Handler
 }
 
 // New returns a server over store and hub. key signs session cookies.
@@ -46,20 +48,23 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte) *Server {
 		limiter:  newLimiter(loginAttempts, loginWindow),
 		router:   mux.NewRouter(),
 	}
+	s.router.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
+	s.router.HandleFunc("/readyz", s.handleReadyz).Methods(http.MethodGet, http.MethodHead)
 	s.router.Use(s.withUser)
 	s.router.PathPrefix("/static/").Handler(static.Handler())
 	s.registerAPIRoutes(s.router.PathPrefix("/api").Subrouter())
 	s.registerStreamRoutes(s.router.PathPrefix("/stream").Subrouter())
 	s.registerPageRoutes(s.router)
-	s.router.NotFoundHandler = s.router.NewRoute().HandlerFunc(s.handleNotFound).GetHandler()
-	s.router.MethodNotAllowedHandler = s.router.NewRoute().HandlerFunc(s.handleMethodNotAllowed).GetHandler()
+	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
+	s.handler = s.logRequests(crossOrigin.Handler(s.router))
 	return s
 }
 
 // ServeHTTP implements http.Handler, refusing state-changing requests from
 // other origins. Requests without Origin or Sec-Fetch-Site (API clients) pass.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	crossOrigin.Handler(s.router).ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 var crossOrigin = newCrossOrigin()
