@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ type Config struct {
 	StatsInterval time.Duration
 	MaxStreams    int
 	LogFormat     string
+	TLSCert       string
+	TLSKey        string
 }
 
 // parseConfig reads flags from args, falling back to the environment given
@@ -51,6 +54,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&statsInterval, "stats-interval", env("FORUM_STATS_INTERVAL", "5s"), "interval of live admin statistics (FORUM_STATS_INTERVAL)")
 	fs.StringVar(&maxStreams, "max-streams", env("FORUM_MAX_STREAMS", "10000"), "most open event streams (FORUM_MAX_STREAMS)")
 	fs.StringVar(&c.LogFormat, "log-format", env("FORUM_LOG_FORMAT", "text"), "log format: text or json (FORUM_LOG_FORMAT)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("FORUM_TLS_CERT", ""), "TLS certificate file: serve HTTPS and HTTP/2 (FORUM_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("FORUM_TLS_KEY", ""), "TLS private key file (FORUM_TLS_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -91,6 +96,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.SessionKey != "" && len(c.SessionKey) < 16 {
 		return c, errors.New("FORUM_SESSION_KEY: use at least 16 characters")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, errors.New("FORUM_TLS_CERT and FORUM_TLS_KEY: set both or neither")
+	}
+	if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return c, fmt.Errorf("FORUM_TLS_CERT and FORUM_TLS_KEY: %v", err)
+		}
 	}
 	return c, nil
 }

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "forum: listening on http://%s\n", m.Addr())
+	fmt.Fprintf(stdout, "forum: listening on %s\n", m.URL())
 	<-ctx.Done()
 	return m.Close()
 }
@@ -135,11 +135,29 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	go func() {
 		defer m.wg.Done()
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("server stopped", "err", err)
 		}
 	}()
 	return nil
+}
+
+// serve serves HTTPS with HTTP/2 when a certificate is configured, else
+// plain HTTP.
+func (m *Main) serve() error {
+	if m.cfg.TLSCert != "" {
+		return m.server.ServeTLS(m.listener, m.cfg.TLSCert, m.cfg.TLSKey)
+	}
+	return m.server.Serve(m.listener)
+}
+
+// URL returns the forum's base URL.
+func (m *Main) URL() string {
+	scheme := "http"
+	if m.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + m.listener.Addr().String()
 }
 
 // Addr returns the address the forum listens on.
