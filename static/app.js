@@ -1,16 +1,15 @@
 // app.js makes the forum's pages live. Every page works without it; with it,
 // new posts, comments and notifications appear as they happen, counters stay
-// current and times read as "5 minutes ago". The only HTML it inserts is the
-// server's own: the "html" field of an event, rendered and escaped by the
-// templates, or a fresh copy of the current page.
+// current and times read as "5 minutes ago". The events come through
+// live-worker.js, which holds one connection for all of the forum's tabs.
+// The only HTML it inserts is the server's own: the "html" field of an
+// event, rendered and escaped by the templates, or a fresh copy of the page.
 (function () {
   "use strict";
 
   // A reader scrolled less than this many pixels is at the top of the page.
   const TOP = 100;
   const TICK = 30 * 1000;
-  const FIRST_RETRY = 1000;
-  const MAX_RETRY = 60 * 1000;
 
   const UNITS = [
     ["year", 365 * 86400],
@@ -20,6 +19,12 @@
     ["hour", 3600],
     ["minute", 60],
   ];
+
+  // NEWEST_FIRST tells how each live list, by id, is ordered.
+  const NEWEST_FIRST = { posts: true, comments: false, notifications: true };
+
+  // STATS are the totals on the statistics page, by data-stat.
+  const STATS = ["users", "posts", "comments"];
 
   const STATUS_LABELS = {
     live: "Live",
@@ -72,12 +77,12 @@
     el.addEventListener("animationend", () => el.classList.remove("is-new"), { once: true });
   }
 
-  // insert puts item into list in order of creation, newest first or last, so
-  // an item that arrives late still lands in its place.
-  function insert(list, item, newestFirst) {
+  // place puts item into list in order of creation, so an item that arrives
+  // late still lands in its place.
+  function place(list, item) {
     const t = created(item);
     let before;
-    if (newestFirst) {
+    if (NEWEST_FIRST[list.id]) {
       before = Array.from(list.children).find((el) => created(el) < t) || null;
     } else {
       let prev = list.lastElementChild;
@@ -88,6 +93,10 @@
     }
     list.insertBefore(item, before);
     updateTimes(item);
+  }
+
+  function insert(list, item) {
+    place(list, item);
     highlight(item);
   }
 
@@ -114,7 +123,7 @@
     const list = document.getElementById("posts");
     for (const item of pendingPosts.values()) {
       if (list && !document.getElementById(item.id)) {
-        insert(list, item, true);
+        insert(list, item);
       }
     }
     pendingPosts.clear();
@@ -152,7 +161,7 @@
     }
     const item = fragment(data.html);
     if (item && !document.getElementById(item.id)) {
-      insert(list, item, false);
+      insert(list, item);
     }
   }
 
@@ -160,7 +169,7 @@
     const list = document.getElementById("notifications");
     const item = list && fragment(data.html);
     if (item && !document.getElementById(item.id)) {
-      insert(list, item, true);
+      insert(list, item);
     }
   }
 
@@ -181,25 +190,12 @@
     }
   }
 
-  // rows flattens the streams counts, whatever their nesting, into
-  // [name, count] pairs: {"posts": 2, "users": {"a": 1}} gives
-  // [["posts", 2], ["users.a", 1]].
-  function rows(value, name, out) {
-    if (value !== null && typeof value === "object") {
-      for (const [key, inner] of Object.entries(value)) {
-        rows(inner, name ? name + "." + key : key, out);
-      }
-    } else {
-      out.push([name || "open", value]);
-    }
-    return out;
-  }
-
+  // renderStreams lists the open streams by kind, from {"posts": 2, ...}.
   function renderStreams(list, streams) {
     const items = [];
-    for (const [name, count] of rows(streams, "", [])) {
+    for (const [kind, count] of Object.entries(streams)) {
       const dt = document.createElement("dt");
-      dt.textContent = name;
+      dt.textContent = kind;
       const dd = document.createElement("dd");
       dd.textContent = String(count);
       items.push(dt, dd);
@@ -208,13 +204,13 @@
   }
 
   function onStats(data) {
-    for (const name of ["users", "posts", "comments"]) {
+    for (const name of STATS) {
       if (Number.isFinite(data[name])) {
         setStat(name, data[name]);
       }
     }
     const streams = document.querySelector('[data-stat="streams"]');
-    if (streams && data.streams !== undefined) {
+    if (streams && data.streams !== null && typeof data.streams === "object") {
       renderStreams(streams, data.streams);
     }
     const at = document.querySelector('time[data-stat="at"]');
@@ -227,8 +223,9 @@
     }
   }
 
-  // Catching up: after a reset, or a new connection that could not resume,
-  // the live parts of the page are replaced by a fresh copy. Forms are left
+  // Catching up: after a reset, or a connection that could not resume, the
+  // live lists of the page are replaced by a fresh copy; items that arrived
+  // while it was on its way, newer than all of it, stay. Forms are left
   // alone, so what the reader is typing survives.
 
   let refreshing = false;
@@ -260,11 +257,16 @@
   }
 
   function replaceLive(fresh) {
-    for (const id of ["posts", "comments", "notifications"]) {
+    for (const id of Object.keys(NEWEST_FIRST)) {
       const here = document.getElementById(id);
       const there = fresh.getElementById(id);
       if (here && there) {
+        const newest = Math.max(0, ...Array.from(there.children, created));
+        const later = Array.from(here.children).filter((el) => created(el) > newest);
         here.replaceChildren(...there.childNodes);
+        for (const item of later) {
+          place(here, item);
+        }
         updateTimes(here);
       }
     }
@@ -274,7 +276,7 @@
       }
     }
     updateNewPostsBar();
-    for (const name of ["users", "posts", "comments"]) {
+    for (const name of STATS) {
       const there = fresh.querySelector('[data-stat="' + name + '"]');
       if (there) {
         setStat(name, there.textContent);
@@ -286,7 +288,8 @@
     }
   }
 
-  // The connection.
+  // The connection, shared by all of the browser's tabs of the forum (see
+  // live-worker.js).
 
   const handlers = {
     post: onPost,
@@ -294,18 +297,7 @@
     notification: onNotification,
     unread: (data) => setUnread(data.count),
     stats: onStats,
-    reset: () => refresh(),
   };
-
-  function parse(text) {
-    try {
-      const data = JSON.parse(text);
-      return data !== null && typeof data === "object" ? data : null;
-    } catch {
-      console.warn("forum: event data is not JSON", text);
-      return null;
-    }
-  }
 
   function setStatus(state) {
     const el = document.getElementById("live-status");
@@ -316,50 +308,51 @@
     }
   }
 
-  // connect opens one EventSource for the page's topics. The browser
-  // reconnects by itself, resuming from the last event id; when it gives up
-  // (the source is closed), a new one is opened after a growing delay, and
-  // since a new source cannot resume, the page catches up once it is open.
-  function connect(topics) {
-    let delay = FIRST_RETRY;
-
-    function open(catchUp) {
-      const source = new EventSource("/stream?topics=" + encodeURIComponent(topics));
-      source.onopen = () => {
-        delay = FIRST_RETRY;
-        setStatus("live");
-        if (catchUp) {
-          catchUp = false;
-          refresh();
+  function receive(msg) {
+    switch (msg.type) {
+      case "status":
+        setStatus(msg.state);
+        break;
+      case "catchup":
+        refresh();
+        break;
+      case "event":
+        if (handlers[msg.event]) {
+          handlers[msg.event](msg.data);
         }
-      };
-      source.onerror = () => {
-        if (source.readyState !== EventSource.CLOSED) {
-          setStatus("reconnecting");
-          return;
-        }
-        setStatus("offline");
-        setTimeout(() => open(true), delay * (0.75 + Math.random() / 2));
-        delay = Math.min(delay * 2, MAX_RETRY);
-      };
-      for (const [type, handle] of Object.entries(handlers)) {
-        source.addEventListener(type, (event) => {
-          const data = parse(event.data);
-          if (data) {
-            handle(data);
-          }
-        });
-      }
+        break;
     }
+  }
 
-    open(false);
+  // connect joins the live connection of the forum's tabs, again when the
+  // page comes back from the back-forward cache, and leaves it when the
+  // page goes.
+  function connect(workerURL, user, topics) {
+    let port = null;
+    function join() {
+      const worker = window.SharedWorker
+        ? new SharedWorker(workerURL, { name: "forum-live" })
+        : new Worker(workerURL, { name: "forum-live" });
+      port = worker.port || worker;
+      port.onmessage = (event) => receive(event.data);
+      port.postMessage({ type: "hello", user, topics });
+    }
+    join();
+    window.addEventListener("pagehide", () => port.postMessage({ type: "bye" }));
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) {
+        join();
+        refresh();
+      }
+    });
   }
 
   updateTimes(document);
   setInterval(() => updateTimes(document), TICK);
 
-  const topics = (document.body.dataset.topics || "").trim();
-  if (topics && "EventSource" in window) {
-    connect(topics);
+  const { liveWorker, user = "", topics = "" } = document.body.dataset;
+  const names = topics.split(/[\s,]+/).filter(Boolean);
+  if (liveWorker && names.length > 0 && window.Worker) {
+    connect(liveWorker, user, names);
   }
 })();

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-//go:embed app.css app.js
+//go:embed app.css app.js live-worker.js
 var files embed.FS
 
 // prefix is where Handler expects to be mounted.

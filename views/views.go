@@ -47,6 +47,14 @@ func pageTitle(p Page) string {
 	return p.Title + " · " + siteName
 }
 
+// userID tells the live-connection worker whose pages share it.
+func userID(p Page) string {
+	if p.User == nil {
+		return ""
+	}
+	return p.User.ID.Hex()
+}
+
 // loginURL links to the sign-in page, asking it to come back to next. Slashes
 // are legal in a query, so they stay readable; everything else is escaped.
 func loginURL(next string) string {
