@@ -47,8 +47,3 @@ func (h *history) after(pos uint64) []entry {
 	i := sort.Search(len(live), func(i int) bool { return live[i].f.ts > pos })
 	return live[i:]
 }
-
-// len returns how many events the history keeps.
-func (h *history) len() int {
-	return len(h.items) - h.head
-}

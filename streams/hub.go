@@ -281,18 +281,20 @@ func (h *Hub) listened(topic string) bool {
 }
 
 // lost records that a collection's changes until now are gone: the history
-// starts now, and the listeners of the collection's topics are told to
-// reload.
-func (h *Hub) lost(coll string) {
+// starts at the next second, and the listeners of the collection's topics
+// are told to reload. It returns when the history starts, which is when the
+// collection's change stream may open again.
+func (h *Hub) lost(coll string) time.Time {
 	kind := map[string]string{
 		forum.PostsCollection:         postsKind,
 		forum.CommentsCollection:      commentsKind,
 		forum.NotificationsCollection: notificationsKind,
 	}[coll]
+	start := time.Now().Truncate(time.Second).Add(time.Second)
 	f := resetFrame("history lost")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.start = max(h.start, position(primitive.Timestamp{T: uint32(time.Now().Unix())}))
+	h.start = max(h.start, position(primitive.Timestamp{T: uint32(start.Unix())}))
 	h.pos = max(h.pos, h.start)
 	for topic, ls := range h.topics {
 		if kindOf(topic) == kind {
@@ -301,6 +303,7 @@ func (h *Hub) lost(coll string) {
 			}
 		}
 	}
+	return start
 }
 
 // trim drops the events older than the history keeps; the history then
@@ -312,6 +315,14 @@ func (h *Hub) trim(now time.Time) {
 	h.hist.trim(cut)
 	h.start = max(h.start, cut)
 	h.pos = max(h.pos, h.start)
+}
+
+// LastEventID returns the id of the newest change the hub has seen. A page
+// that takes it before it reads what it shows, and opens its event stream
+// with it as the lastEventId query parameter, misses no event in between,
+// though it may get again an item it shows; items carry their ids for that.
+func (h *Hub) LastEventID() string {
+	return string(appendID(nil, h.position()))
 }
 
 // position returns the hub's resume point: the newest position it has seen.

@@ -11,7 +11,7 @@ import (
 type listener struct {
 	topics []string
 	kinds  []string      // the distinct kinds of its topics
-	signal chan struct{} // capacity 1: a push happened since the last take
+	signal chan struct{} // capacity 1: a push may have happened since the last take
 
 	// Owned by the Serve goroutine; set by the hub before serving begins.
 	floor uint64 // the position it resumed from: it has every event up to it
@@ -25,8 +25,12 @@ type listener struct {
 	unread  bool // an unread-count frame was pushed
 }
 
+// newListener returns a listener whose signal is set, so that what it is
+// given before it is served gets written first.
 func newListener(topics, kinds []string, size int) *listener {
-	return &listener{topics: topics, kinds: kinds, signal: make(chan struct{}, 1), max: size, size: size}
+	l := &listener{topics: topics, kinds: kinds, signal: make(chan struct{}, 1), max: size, size: size}
+	l.wake()
+	return l
 }
 
 // push queues f, or cuts the listener off if its queue is full. It never
@@ -91,12 +95,20 @@ func (l *listener) take(spare []*frame) ([]*frame, bool) {
 	return q, l.evicted
 }
 
-// appendBatch appends frames to dst in position order. A frame with an id
-// lower than one already sent goes without its id line, so the client's
-// resume point never moves back; a frame the client had before it resumed
-// is left out.
+// appendBatch appends frames to dst, sorting each run of frames with ids by
+// position; frames without id stay where they were, after what came before
+// them. A frame with an id lower than one already sent goes without its id
+// line, so the client's resume point never moves back; a frame the client
+// had before it resumed is left out.
 func (l *listener) appendBatch(dst []byte, frames []*frame) []byte {
-	slices.SortStableFunc(frames, func(a, b *frame) int { return cmp.Compare(a.ts, b.ts) })
+	for i := 0; i < len(frames); {
+		j := i
+		for j < len(frames) && frames[j].ts != 0 {
+			j++
+		}
+		slices.SortStableFunc(frames[i:j], func(a, b *frame) int { return cmp.Compare(a.ts, b.ts) })
+		i = j + 1
+	}
 	for _, f := range frames {
 		switch {
 		case f.ts == 0:

@@ -41,11 +41,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 	hd.Set("X-Accel-Buffering", "no")
 	s := &stream{hub: h, w: w, rc: http.NewResponseController(w), l: newListener(topics, kinds, h.opts.QueueSize)}
 	if !h.await(r.Context()) {
-		s.refuse(time.Second, 3*time.Second)
+		s.write(retryFrame(time.Second, 3*time.Second))
 		return
 	}
-	if refused := h.register(s.l, r); refused != nil {
-		s.refuse(refused[0], refused[1])
+	if refusal := h.register(s.l, r); refusal != nil {
+		s.write(refusal)
 		return
 	}
 	defer h.unregister(s.l)
@@ -94,18 +94,18 @@ func (h *Hub) await(ctx context.Context) bool {
 }
 
 // register adds l to the listeners of its topics and queues what it missed,
-// in one step with respect to publish, so that it gets every event once. It
-// returns the bounds of a retry delay if l may not listen now.
-func (h *Hub) register(l *listener, r *http.Request) []time.Duration {
+// in one step with respect to publish, so that it gets every event once. If
+// l may not listen now, it returns the retry frame to answer with instead.
+func (h *Hub) register(l *listener, r *http.Request) []byte {
 	id, resume := lastEventID(r)
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case h.closed:
-		return []time.Duration{time.Second, 5 * time.Second}
+		return retryFrame(time.Second, 5*time.Second)
 	case h.open >= h.opts.MaxStreams:
-		return []time.Duration{10 * time.Second, 30 * time.Second}
+		return retryFrame(10*time.Second, 30*time.Second)
 	}
 	if resume {
 		if pos, reason := h.resumePoint(id, now); reason != "" {
@@ -273,9 +273,4 @@ func (s *stream) write(b []byte) error {
 		}
 	}
 	return s.rc.Flush()
-}
-
-// refuse answers with a retry delay between lo and hi, and closes.
-func (s *stream) refuse(lo, hi time.Duration) {
-	s.write(retryFrame(lo, hi))
 }

@@ -47,18 +47,21 @@ func (w *watcher) watch(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		var d time.Duration
 		if historyLost(err) {
-			w.hub.log.Warn("change stream lost its history; going on from now", "collection", w.coll, "error", err)
+			// Open from the second the history now starts at, so that
+			// the stream has every change after it.
 			w.token, w.startAt = nil, primitive.Timestamp{}
-			w.hub.lost(w.coll)
-			continue
+			d = time.Until(w.hub.lost(w.coll))
+			w.hub.log.Warn("change stream lost its history; going on from now", "collection", w.coll, "error", err)
+		} else {
+			if time.Since(began) > maxBackoff {
+				fails = 0
+			}
+			fails++
+			d = backoff(fails)
+			w.hub.log.Warn("change stream failed; reopening", "collection", w.coll, "error", err, "in", d)
 		}
-		if time.Since(began) > maxBackoff {
-			fails = 0
-		}
-		fails++
-		d := backoff(fails)
-		w.hub.log.Warn("change stream failed; reopening", "collection", w.coll, "error", err, "in", d)
 		select {
 		case <-ctx.Done():
 			return
@@ -88,7 +91,12 @@ func historyLost(err error) bool {
 
 // run opens the change stream and handles its changes until it fails.
 func (w *watcher) run(ctx context.Context) error {
-	opts := options.ChangeStream().SetFullDocument(options.UpdateLookup)
+	opts := options.ChangeStream()
+	if w.coll == forum.NotificationsCollection {
+		// MongoDB includes the document of an update only when asked;
+		// a notification's tells whose unread count changed.
+		opts.SetFullDocument(options.UpdateLookup)
+	}
 	from := "now"
 	switch {
 	case w.token != nil:
@@ -109,7 +117,7 @@ func (w *watcher) run(ctx context.Context) error {
 	}()
 	w.hub.opened.Add(1)
 	w.hub.log.Info("change stream open", "collection", w.coll, "from", from)
-	for {
+	for caughtUp := false; ; caughtUp = true {
 		for cs.TryNext(ctx) {
 			w.handle(ctx, cs)
 		}
@@ -120,7 +128,9 @@ func (w *watcher) run(ctx context.Context) error {
 			w.token = t
 		}
 		w.sendUnread(ctx)
-		w.hub.setRunning(w.coll, true)
+		if !caughtUp {
+			w.hub.setRunning(w.coll, true)
+		}
 		if !cs.Next(ctx) {
 			if err := cs.Err(); err != nil {
 				return err
@@ -159,7 +169,7 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) {
 			f = newFrame(pos, name, data)
 		}
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		w.hub.log.Error("skip change", "collection", w.coll, "operation", c.OperationType, "error", err)
 	}
 	w.hub.publish(pos, topic, f)
