@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/256dpi/lungo/bsonkit"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -51,7 +53,28 @@ func OpenFile(ctx context.Context, path string, history time.Duration) (*DB, err
 		lock.Close()
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
+	waitPastOplog(engine)
 	return &DB{Client: client, Database: client.Database("forum"), engine: engine, lock: lock}, nil
+}
+
+// waitPastOplog waits until the wall clock has left the second of the newest
+// oplog entry. lungo numbers changes by second and a per-process counter, so
+// a process that restarts within that second would give its first changes
+// cluster times at or below ones already stored, and change-stream readers
+// would take them for changes they have seen.
+func waitPastOplog(engine *lungo.Engine) {
+	oplog := engine.Catalog().Namespaces[lungo.Oplog]
+	if oplog == nil || len(oplog.Documents.List) == 0 {
+		return
+	}
+	last := oplog.Documents.List[len(oplog.Documents.List)-1]
+	ts, ok := bsonkit.Get(last, "clusterTime").(primitive.Timestamp)
+	if !ok {
+		return
+	}
+	if d := time.Until(time.Unix(int64(ts.T)+1, 0)); d > 0 && d <= time.Second {
+		time.Sleep(d)
+	}
 }
 
 // Connect connects to the MongoDB deployment at uri, which must be a replica

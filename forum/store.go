@@ -240,7 +240,7 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		docs = append(docs, &Notification{
 			ID: primitive.NewObjectID(), UserID: r, Kind: NotificationComment,
 			PostID: postID, CommentID: c.ID, Actor: author.Name,
-			Message:   fmt.Sprintf("%s commented on %q", author.Name, truncate(post.Title, 60)),
+			Message:   fmt.Sprintf("%s commented on “%s”", author.Name, truncate(post.Title, 60)),
 			CreatedAt: c.CreatedAt,
 		})
 	}

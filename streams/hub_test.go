@@ -503,3 +503,22 @@ func TestStatsAreComputedOncePerIntervalOnlyWhileWatched(t *testing.T) {
 		}
 	})
 }
+
+func TestFirstFrameIsTheResumePoint(t *testing.T) {
+	db, store := newDB(t)
+	s := startHub(t, db.Database, store, quiet)
+	u := users(t, store, "alice")[0]
+	post(t, store, u, "before")
+	c := connect(t, s, []string{streams.PostsTopic}, "", false)
+	first := c.next(t)
+	if !first.HasID || first.HasData || first.ID != s.hub.LastEventID() {
+		t.Fatalf("first frame: %+v, want an id-only frame at %s", first, s.hub.LastEventID())
+	}
+	c.close()
+
+	post(t, store, u, "missed")
+	c = connect(t, s, []string{streams.PostsTopic}, first.ID, false)
+	if got, _ := labels(t, c, 1); got[0] != "post missed" {
+		t.Fatalf("resumed from the first frame with %v, want post missed", got)
+	}
+}

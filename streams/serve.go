@@ -50,7 +50,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 	}
 	defer h.unregister(s.l)
 	w.WriteHeader(http.StatusOK)
-	if s.write(nil) != nil {
+	// The first frame is the client's resume point, so that even a client
+	// that gets no event before it reconnects resumes without a gap.
+	if s.write(appendHeartbeat(nil, s.l.sent)) != nil {
 		return
 	}
 	h.sendUnread(r.Context(), s.l)
@@ -107,6 +109,7 @@ func (h *Hub) register(l *listener, r *http.Request) []byte {
 	case h.open >= h.opts.MaxStreams:
 		return retryFrame(10*time.Second, 30*time.Second)
 	}
+	l.sent = h.pos
 	if resume {
 		if pos, reason := h.resumePoint(id, now); reason != "" {
 			l.queue = append(l.queue, resetFrame(reason))
