@@ -327,7 +327,7 @@
   // connect joins the live connection of the forum's tabs, again when the
   // page comes back from the back-forward cache, and leaves it when the
   // page goes.
-  function connect(workerURL, user, topics) {
+  function connect(workerURL, user, topics, since) {
     let port = null;
     function join() {
       const worker = window.SharedWorker
@@ -335,7 +335,7 @@
         : new Worker(workerURL, { name: "forum-live" });
       port = worker.port || worker;
       port.onmessage = (event) => receive(event.data);
-      port.postMessage({ type: "hello", user, topics });
+      port.postMessage({ type: "hello", user, topics, since });
     }
     join();
     window.addEventListener("pagehide", () => port.postMessage({ type: "bye" }));
@@ -350,9 +350,9 @@
   updateTimes(document);
   setInterval(() => updateTimes(document), TICK);
 
-  const { liveWorker, user = "", topics = "" } = document.body.dataset;
+  const { liveWorker, user = "", topics = "", lastEventId = "" } = document.body.dataset;
   const names = topics.split(/[\s,]+/).filter(Boolean);
   if (liveWorker && names.length > 0 && window.Worker) {
-    connect(liveWorker, user, names);
+    connect(liveWorker, user, names, lastEventId);
   }
 })();

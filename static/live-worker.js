@@ -5,11 +5,14 @@
 // It runs as a SharedWorker, or as a plain Worker serving one tab where
 // there is no SharedWorker.
 //
-// A tab sends {type: "hello", user, topics} when its page loads and
+// A tab sends {type: "hello", user, topics, since} when its page loads and
 // {type: "bye"} when it goes. The worker answers with {type: "status",
 // state} (live, reconnecting or offline), {type: "event", event, data} for
 // each event of the tab's topics, and {type: "catchup"} when events may
-// have been missed and the tab should fetch its page again.
+// have been missed and the tab should fetch its page again. since is the
+// id of the newest event when the server rendered the page: a connection
+// that a new tab joins resumes from it, so that no event falls between the
+// page and its first live event (tabs drop items they already show).
 "use strict";
 
 const FIRST_RETRY = 1000;
@@ -23,7 +26,7 @@ const EVENTS = ["post", "comment", "notification", "unread", "stats", "reset"];
 // stay without live updates rather than break the connection of the others.
 const MAX_TOPICS = 16;
 
-const tabs = new Map(); // port → {user, topics}
+const tabs = new Map(); // port → {user, topics, since, fresh}
 let user = null; // whose pages the connection serves: "" when signed out
 let source = null; // the connection
 let retiring = null; // the connection source replaces, until source is open
@@ -101,7 +104,7 @@ function closeAll() {
 // connect opens a connection for want. While the old one is live it serves
 // until the new one opens, so no event falls between them; otherwise the new
 // one resumes from the last event, or the tabs catch up once it is open.
-function connect(want) {
+function connect(want, from = "") {
   clearTimeout(retryTimer);
   const behind = state === "offline" || state === "reconnecting";
   if (retiring) {
@@ -109,9 +112,15 @@ function connect(want) {
   }
   retiring = source;
   topics = want;
+  if (behind && lastId && (!from || lastId < from)) {
+    from = lastId;
+  }
   let url = "/stream?topics=" + encodeURIComponent(want);
-  if (behind && lastId) {
-    url += "&lastEventId=" + encodeURIComponent(lastId);
+  if (from) {
+    url += "&lastEventId=" + encodeURIComponent(from);
+  }
+  for (const tab of tabs.values()) {
+    tab.fresh = false;
   }
   const es = new EventSource(url);
   source = es;
@@ -171,11 +180,26 @@ function update() {
     }
   }
   const want = Array.from(all).sort().join(",");
+  const from = resumeFrom(want !== topics);
   if (!want) {
     closeAll();
-  } else if (want !== topics) {
-    connect(want);
+  } else if (want !== topics || from) {
+    connect(want, from);
   }
+}
+
+// resumeFrom returns the oldest page id of the tabs that joined since the
+// connection opened, if they need a connection that resumes from it: a new
+// connection always does; the current one only if events newer than a
+// tab's page went by before the tab joined.
+function resumeFrom(newConnection) {
+  let from = "";
+  for (const tab of tabs.values()) {
+    if (tab.fresh && tab.since && (newConnection || tab.since < lastId) && (!from || tab.since < from)) {
+      from = tab.since;
+    }
+  }
+  return from;
 }
 
 function schedule(delay) {
@@ -201,7 +225,7 @@ function hello(port, msg) {
       }
     }
   }
-  const tab = { user: msg.user, topics: msg.topics };
+  const tab = { user: msg.user, topics: msg.topics, since: msg.since || "", fresh: true };
   tabs.set(port, tab);
   if (state && covered(tab)) {
     port.postMessage({ type: "status", state });

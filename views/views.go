@@ -27,6 +27,10 @@ type Page struct {
 	// []string{"posts"}; an empty list means the page does not go live.
 	Topics []string
 	Path   string // current request path and query, for the login link's ?next=
+	// LastEventID is the id of the newest live event when the page's data
+	// was read: the page's stream resumes from it, so that nothing falls
+	// between the page and its first live event.
+	LastEventID string
 }
 
 // Form is a submitted form shown again: the user's input and a message.

@@ -72,6 +72,11 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	var topics []string
+	if before.IsZero() {
+		topics = []string{topicPosts}
+	}
+	p := s.page(r, "Forum", topics...)
 	posts, err := s.store.Posts(r.Context(), forum.DefaultPageSize+1, before)
 	if err != nil {
 		s.error(w, r, err)
@@ -82,11 +87,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		posts = posts[:forum.DefaultPageSize]
 		older = posts[len(posts)-1].ID.Hex()
 	}
-	var topics []string
-	if before.IsZero() {
-		topics = []string{topicPosts}
-	}
-	s.render(w, r, http.StatusOK, views.Home(s.page(r, "Forum", topics...), posts, older))
+	s.render(w, r, http.StatusOK, views.Home(p, posts, older))
 }
 
 func (s *Server) handleNewPost(w http.ResponseWriter, r *http.Request) {
@@ -139,12 +140,13 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showPost(w http.ResponseWriter, r *http.Request, status int, p *forum.Post, f views.Form) {
+	page := s.page(r, p.Title, topicComments+p.ID.Hex())
 	cs, err := s.store.Comments(r.Context(), p.ID)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, status, views.PostView(s.page(r, p.Title, topicComments+p.ID.Hex()), p, cs, f))
+	s.render(w, r, status, views.PostView(page, p, cs, f))
 }
 
 func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
@@ -223,12 +225,13 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 		toLogin(w, r, r.URL.RequestURI())
 		return
 	}
+	p := s.page(r, "Notifications")
 	ns, err := s.store.Notifications(r.Context(), u.ID)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.Notifications(s.page(r, "Notifications"), ns))
+	s.render(w, r, http.StatusOK, views.Notifications(p, ns))
 }
 
 func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request) {
@@ -266,10 +269,11 @@ func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	p := s.page(r, "Statistics", topicStats)
 	st, err := s.store.Stats(r.Context())
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.AdminStats(s.page(r, "Statistics", topicStats), st))
+	s.render(w, r, http.StatusOK, views.AdminStats(p, st))
 }

@@ -25,6 +25,7 @@ const MaxBodyBytes = 64 << 10
 type Hub interface {
 	Serve(w http.ResponseWriter, r *http.Request, topics []string)
 	Ready() error
+	LastEventID() string
 }
 
 // Server routes HTTP requests to the forum.
@@ -180,9 +181,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	}
 }
 
-// page returns what the layout needs for this request.
+// page returns what the layout needs for this request. Take it before
+// reading what the page shows: it holds the position the page's live stream
+// resumes from.
 func (s *Server) page(r *http.Request, title string, topics ...string) views.Page {
-	p := views.Page{Title: title, User: userFrom(r), Path: r.URL.RequestURI(), Topics: topics}
+	p := views.Page{Title: title, User: userFrom(r), Path: r.URL.RequestURI(), Topics: topics, LastEventID: s.hub.LastEventID()}
 	if p.User != nil {
 		p.Topics = append(p.Topics, topicNotifications)
 		n, err := s.store.UnreadCount(r.Context(), p.User.ID)

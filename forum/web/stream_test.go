@@ -229,3 +229,21 @@ func TestStatsEventCountsStreams(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 }
+
+func TestPageCarriesTheResumePointOfItsStream(t *testing.T) {
+	srv := newServer(t)
+	alice := newClient(t, srv)
+	alice.register("alice")
+	alice.createPost("seen", "on the page")
+	_, page := alice.get("/")
+	_, after, ok := strings.Cut(page, `data-last-event-id="`)
+	if !ok {
+		t.Fatal("page has no data-last-event-id")
+	}
+	id := after[:strings.IndexByte(after, '"')]
+	alice.createPost("made after the page", "b")
+	s := alice.stream("/stream?topics=posts&lastEventId=" + id)
+	if e := s.nextOf(t, "post"); !strings.Contains(e.Data, "made after the page") {
+		t.Fatalf("stream opened from the page's id: got %s", e.Data)
+	}
+}
