@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"forum/forum"
+	"forum/forum/web"
+	"forum/streams"
+)
+
+// newServer starts the forum's HTTP server with a live hub on a fresh
+// embedded store in a temp folder.
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	db, err := forum.OpenFile(ctx, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := forum.NewStore(ctx, db.Database, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := streams.New(log, db.Database, store, streams.Options{Heartbeat: time.Second})
+	hubCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { hub.Run(hubCtx) })
+	srv := httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+		wg.Wait()
+		db.Close(ctx)
+	})
+	return srv
+}
+
+func TestLoadDeliversEveryPostOnce(t *testing.T) {
+	srv := newServer(t)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{
+		"-url", srv.URL, "-subscribers", "200", "-posts", "20", "-rate", "50",
+	}, &out, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var rep Report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not the JSON report: %v", err)
+	}
+	if rep.Connected != 200 || rep.Failed != 0 {
+		t.Errorf("connected %d, failed %d; want all 200 connected", rep.Connected, rep.Failed)
+	}
+	if rep.Expected != 200*20 || rep.Lost != 0 || rep.Delivered != rep.Expected {
+		t.Errorf("delivered %d of %d, lost %d; want all of %d", rep.Delivered, rep.Expected, rep.Lost, 200*20)
+	}
+	if rep.Duplicates != 0 {
+		t.Errorf("%d duplicate deliveries", rep.Duplicates)
+	}
+}
