@@ -27,32 +27,51 @@ import (
 // embedded store in a temp folder. "root" is an admin.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	db, store := newStore(t)
+	srv, _ := startServer(t, db, store)
+	return srv
+}
+
+func newStore(t *testing.T) (*forum.DB, *forum.Store) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := forum.OpenFile(ctx, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close(ctx) })
 	store, err := forum.NewStore(ctx, db.Database, []string{"root"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, store
+}
+
+// startServer starts a forum instance, with its own hub and change streams,
+// on store. stop shuts it down like a signal would; it is also called at
+// cleanup.
+func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.Server, stop func()) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := streams.New(log, db.Database, store, streams.Options{Heartbeat: time.Second, StatsInterval: 100 * time.Millisecond})
-	hubCtx, cancel := context.WithCancel(ctx)
+	hubCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		hub.Run(hubCtx)
 	}()
-	srv := httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
-	t.Cleanup(func() {
-		cancel()
-		srv.Close()
-		wg.Wait()
-		db.Close(ctx)
-	})
-	return srv
+	srv = httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			srv.Close()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return srv, stop
 }
 
 // client is one person's browser or API client, with its own cookies.
