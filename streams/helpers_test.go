@@ -73,6 +73,12 @@ func startHub(t *testing.T, db lungo.IDatabase, store streams.Store, opts stream
 func startHubOn(t *testing.T, db lungo.IDatabase, store streams.Store, opts streams.Options, srv *httptest.Server) *server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return startHubLogged(t, db, store, opts, srv, log)
+}
+
+// startHubLogged is startHubOn with a hub that logs to log.
+func startHubLogged(t *testing.T, db lungo.IDatabase, store streams.Store, opts streams.Options, srv *httptest.Server, log *slog.Logger) *server {
+	t.Helper()
 	hub := streams.New(log, db, store, opts)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hub.Serve(w, r, r.URL.Query()["topic"])

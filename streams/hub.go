@@ -9,6 +9,7 @@ package streams
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,6 +87,10 @@ type Options struct {
 	QueueSize int
 	// WriteTimeout is how long one write to a client may take: 10s.
 	WriteTimeout time.Duration
+	// CanaryInterval is how often a canary document is written for the
+	// notifications change stream to bring back: 10s. The stream counts as
+	// stalled when a canary is not back within three intervals.
+	CanaryInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -98,6 +103,7 @@ func (o Options) withDefaults() Options {
 	def(&o.Heartbeat, 15*time.Second)
 	def(&o.StatsInterval, 5*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
+	def(&o.CanaryInterval, 10*time.Second)
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = 10000
 	}
@@ -120,6 +126,8 @@ type Hub struct {
 
 	opened   atomic.Int64 // change streams opened
 	computed atomic.Int64 // stats computations
+	metrics  *metrics
+	canaryID string // _id of this hub's canary document
 
 	serving sync.WaitGroup // open streams
 
@@ -136,7 +144,9 @@ type Hub struct {
 	caughtUp int             // watchers that have caught up once
 	stats    *frame          // latest stats snapshot
 	statsAt  time.Time
-	statsDue bool // a snapshot was asked for
+	statsDue bool      // a snapshot was asked for
+	awaited  time.Time // when the oldest canary not yet back was written; zero if none
+	stalled  bool      // the canary is overdue
 }
 
 // collections are the watched collections.
@@ -146,16 +156,18 @@ var collections = []string{forum.PostsCollection, forum.CommentsCollection, foru
 // nothing until Run.
 func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
 	return &Hub{
-		log:     log,
-		db:      db,
-		store:   store,
-		opts:    opts.withDefaults(),
-		done:    make(chan struct{}),
-		ready:   make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		topics:  map[string]map[*listener]struct{}{},
-		counts:  map[string]int{},
-		running: map[string]bool{},
+		log:      log,
+		db:       db,
+		store:    store,
+		opts:     opts.withDefaults(),
+		metrics:  newMetrics(),
+		canaryID: "canary:" + rand.Text(),
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		topics:   map[string]map[*listener]struct{}{},
+		counts:   map[string]int{},
+		running:  map[string]bool{},
 	}
 }
 
@@ -179,6 +191,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		wg.Go(func() { w.watch(ctx) })
 	}
 	wg.Go(func() { h.statsLoop(ctx) })
+	wg.Go(func() { h.canaryLoop(ctx) })
 	<-ctx.Done()
 
 	h.mu.Lock()
@@ -192,7 +205,7 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 // Ready returns nil when the change streams of all three collections are
-// running.
+// running and the notifications stream brings back the canary in time.
 func (h *Hub) Ready() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -204,6 +217,10 @@ func (h *Hub) Ready() error {
 	}
 	if len(down) > 0 {
 		return fmt.Errorf("streams: change streams not running: %s", strings.Join(down, ", "))
+	}
+	if h.stalled {
+		return fmt.Errorf("streams: change stream stalled: %s (canary written %s ago not seen)",
+			forum.NotificationsCollection, time.Since(h.awaited).Round(time.Second))
 	}
 	return nil
 }
@@ -291,7 +308,7 @@ func (h *Hub) lost(coll string) time.Time {
 		forum.NotificationsCollection: notificationsKind,
 	}[coll]
 	start := time.Now().Truncate(time.Second).Add(time.Second)
-	f := resetFrame("history lost")
+	f := resetFrame(resetHistoryLost)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.start = max(h.start, position(primitive.Timestamp{T: uint32(start.Unix())}))
@@ -301,6 +318,7 @@ func (h *Hub) lost(coll string) time.Time {
 			for l := range ls {
 				l.push(f)
 			}
+			h.metrics.resets[resetHistoryLost].Add(float64(len(ls)))
 		}
 	}
 	return start

@@ -508,7 +508,10 @@ func TestFirstFrameIsTheResumePoint(t *testing.T) {
 	db, store := newDB(t)
 	s := startHub(t, db.Database, store, quiet)
 	u := users(t, store, "alice")[0]
+	start := s.hub.LastEventID()
 	post(t, store, u, "before")
+	// The hub's position must have moved past the post for the two to agree.
+	eventually(t, "post seen", func() bool { return s.hub.LastEventID() != start })
 	c := connect(t, s, []string{streams.PostsTopic}, "", false)
 	first := c.next(t)
 	if !first.HasID || first.HasData || first.ID != s.hub.LastEventID() {

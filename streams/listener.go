@@ -99,8 +99,9 @@ func (l *listener) take(spare []*frame) ([]*frame, bool) {
 // position; frames without id stay where they were, after what came before
 // them. A frame with an id lower than one already sent goes without its id
 // line, so the client's resume point never moves back; a frame the client
-// had before it resumed is left out.
-func (l *listener) appendBatch(dst []byte, frames []*frame) []byte {
+// had before it resumed is left out. It returns dst and the frames it
+// appended, which it keeps at the front of frames, in their order.
+func (l *listener) appendBatch(dst []byte, frames []*frame) ([]byte, []*frame) {
 	for i := 0; i < len(frames); {
 		j := i
 		for j < len(frames) && frames[j].ts != 0 {
@@ -109,17 +110,21 @@ func (l *listener) appendBatch(dst []byte, frames []*frame) []byte {
 		slices.SortStableFunc(frames[i:j], func(a, b *frame) int { return cmp.Compare(a.ts, b.ts) })
 		i = j + 1
 	}
+	n := 0
 	for _, f := range frames {
 		switch {
 		case f.ts == 0:
 			dst = append(dst, f.full...)
 		case f.ts <= l.floor:
+			continue
 		case f.ts <= l.sent:
 			dst = append(dst, f.bare...)
 		default:
 			dst = append(dst, f.full...)
 			l.sent = f.ts
 		}
+		frames[n] = f
+		n++
 	}
-	return dst
+	return dst, frames[:n]
 }

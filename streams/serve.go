@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,14 +51,28 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 	}
 	defer h.unregister(s.l)
 	w.WriteHeader(http.StatusOK)
-	// The first frame is the client's resume point, so that even a client
-	// that gets no event before it reconnects resumes without a gap.
-	if s.write(appendHeartbeat(nil, s.l.sent)) != nil {
-		return
+	log := h.log.With("topics", strings.Join(kinds, ","))
+	log.Info("stream opened")
+	opened := time.Now()
+	reason, err := s.run(r.Context())
+	level, attrs := slog.LevelInfo, []any{"reason", reason, "duration", time.Since(opened), "events", s.events}
+	if reason == closeEvicted {
+		level = slog.LevelWarn
 	}
-	h.sendUnread(r.Context(), s.l)
-	s.run(r.Context())
+	if err != nil {
+		attrs = append(attrs, "error", err)
+	}
+	log.Log(r.Context(), level, "stream closed", attrs...)
 }
+
+// Why a stream closed, as its log line says. Only topic kinds are logged
+// with it, never a topic's user or post id.
+const (
+	closeClientGone  = "client gone"
+	closeWriteFailed = "write failed"
+	closeEvicted     = "evicted"
+	closeShutdown    = "shutdown"
+)
 
 // parseTopics checks topics and returns them without repeats, with their
 // kinds.
@@ -113,9 +128,11 @@ func (h *Hub) register(l *listener, r *http.Request) []byte {
 	if resume {
 		if pos, reason := h.resumePoint(id, now); reason != "" {
 			l.queue = append(l.queue, resetFrame(reason))
+			h.metrics.resets[reason].Inc()
 		} else {
 			l.replay(h.hist.after(pos))
 			l.floor, l.sent = pos, pos
+			h.metrics.resumes.Inc()
 		}
 	}
 	for _, t := range l.topics {
@@ -157,11 +174,11 @@ func (h *Hub) resumePoint(id string, now time.Time) (uint64, string) {
 	pos, ok := parseID(id)
 	switch {
 	case !ok:
-		return 0, "malformed id"
+		return 0, resetMalformed
 	case int64(timestamp(pos).T) > now.Add(maxSkew).Unix():
-		return 0, "unknown id"
+		return 0, resetUnknown
 	case pos < h.start:
-		return 0, "expired id"
+		return 0, resetExpired
 	}
 	return pos, ""
 }
@@ -210,15 +227,24 @@ func unreadFrame(n int64) *frame {
 
 // stream writes a listener's frames to its client.
 type stream struct {
-	hub *Hub
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	l   *listener
+	hub    *Hub
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	l      *listener
+	events int // frames written, heartbeats aside
 }
 
-// run writes queued frames as they come, and a heartbeat when the stream is
-// quiet, until the client goes, falls behind, or the hub stops.
-func (s *stream) run(ctx context.Context) {
+// run writes the client's resume point, then queued frames as they come,
+// and a heartbeat when the stream is quiet, until the client goes, falls
+// behind, or the hub stops. It returns why it stopped, and the write error
+// if one stopped it.
+func (s *stream) run(ctx context.Context) (string, error) {
+	// The first frame is the client's resume point, so that even a client
+	// that gets no event before it reconnects resumes without a gap.
+	if err := s.write(appendHeartbeat(nil, s.l.sent)); err != nil {
+		return closeWriteFailed, err
+	}
+	s.hub.sendUnread(ctx, s.l)
 	beat := time.NewTicker(s.hub.opts.Heartbeat)
 	defer beat.Stop()
 	var buf []byte
@@ -230,10 +256,10 @@ func (s *stream) run(ctx context.Context) {
 		case <-beat.C:
 			heartbeat = true
 		case <-ctx.Done():
-			return
+			return closeClientGone, nil
 		case <-s.hub.done:
 			s.write(retryFrame(time.Second, 5*time.Second))
-			return
+			return closeShutdown, nil
 		}
 		var pos uint64
 		if heartbeat {
@@ -241,23 +267,27 @@ func (s *stream) run(ctx context.Context) {
 		}
 		frames, evicted := s.l.take(spare)
 		if evicted {
-			s.hub.log.Warn("live stream cut off: it fell behind", "topics", s.l.topics)
-			return
+			s.hub.metrics.evicted.Inc()
+			return closeEvicted, nil
 		}
-		buf = s.l.appendBatch(buf[:0], frames)
+		var written []*frame
+		buf, written = s.l.appendBatch(buf[:0], frames)
 		if heartbeat {
 			s.l.sent = max(s.l.sent, pos)
 			buf = appendHeartbeat(buf, s.l.sent)
 		}
+		if len(buf) > 0 {
+			// One clock reading sets the deadline and dates the delivery:
+			// the clock costs more than the metrics.
+			now := time.Now()
+			if err := s.writeAt(now, buf); err != nil {
+				return closeWriteFailed, err
+			}
+			s.hub.metrics.written(written, now)
+			s.events += len(written)
+		}
 		clear(frames)
 		spare = frames
-		if len(buf) == 0 {
-			continue
-		}
-		if err := s.write(buf); err != nil {
-			s.hub.log.Debug("live stream write failed", "topics", s.l.topics, "error", err)
-			return
-		}
 		if cap(buf) > maxKeptBuffer {
 			buf = nil
 		}
@@ -266,7 +296,12 @@ func (s *stream) run(ctx context.Context) {
 
 // write writes b in one write and flushes it, within the write timeout.
 func (s *stream) write(b []byte) error {
-	err := s.rc.SetWriteDeadline(time.Now().Add(s.hub.opts.WriteTimeout))
+	return s.writeAt(time.Now(), b)
+}
+
+// writeAt is write at time now.
+func (s *stream) writeAt(now time.Time, b []byte) error {
+	err := s.rc.SetWriteDeadline(now.Add(s.hub.opts.WriteTimeout))
 	if err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}

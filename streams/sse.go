@@ -16,10 +16,11 @@ const idLen = 16
 // frame is one SSE frame, encoded once and shared by every listener it goes
 // to.
 type frame struct {
-	ts     uint64 // position of its change, or 0 for a frame without id
-	full   []byte // the frame
-	bare   []byte // the frame without its id line
-	unread bool   // an unread-count frame
+	ts     uint64    // position of its change, or 0 for a frame without id
+	full   []byte    // the frame
+	bare   []byte    // the frame without its id line
+	unread bool      // an unread-count frame
+	at     time.Time // when its change happened, for the delivery lag; zero if none
 }
 
 // position packs a cluster time into a number whose order is time order.

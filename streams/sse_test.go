@@ -84,8 +84,14 @@ func TestBatchNeverMovesTheResumePointBack(t *testing.T) {
 	l.floor, l.sent = 5, 5
 	a, b, c := newFrame(7, "post", []byte("7")), newFrame(6, "post", []byte("6")), newFrame(9, "post", []byte("9"))
 	old := newFrame(5, "post", []byte("5"))
-	out := l.appendBatch(nil, []*frame{a, old, c})
-	out = l.appendBatch(out, []*frame{b})
+	out, written := l.appendBatch(nil, []*frame{a, old, c})
+	if len(written) != 2 || written[0] != a || written[1] != c {
+		t.Fatalf("first batch wrote %d frames, want 7 and 9", len(written))
+	}
+	out, written = l.appendBatch(out, []*frame{b})
+	if len(written) != 1 || written[0] != b {
+		t.Fatalf("second batch wrote %d frames, want 6", len(written))
+	}
 	events, err := ssetest.Parse(bytes.NewReader(out))
 	if err != nil {
 		t.Fatal(err)

@@ -116,6 +116,7 @@ func (w *watcher) run(ctx context.Context) error {
 		cs.Close(cctx)
 	}()
 	w.hub.opened.Add(1)
+	w.hub.metrics.opened[w.coll].Inc()
 	w.hub.log.Info("change stream open", "collection", w.coll, "from", from)
 	for caughtUp := false; ; caughtUp = true {
 		for cs.TryNext(ctx) {
@@ -167,6 +168,7 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) {
 		var data []byte
 		if data, err = eventData(ctx, v, view); err == nil {
 			f = newFrame(pos, name, data)
+			f.at = changeTime(c)
 		}
 	}
 	if err != nil && ctx.Err() == nil {
@@ -177,21 +179,24 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) {
 
 // item returns the topic, event name, document and view of a change, or no
 // topic if the change is no event. It notes whose unread count may have
-// changed.
+// changed, and hands canaries back to the hub.
 func (w *watcher) item(c change) (topic, name string, v any, view component, err error) {
 	op := c.OperationType
 	if len(c.FullDocument) == 0 || op != "insert" && (w.coll != forum.NotificationsCollection || op != "update" && op != "replace") {
 		return "", "", nil, nil, nil
 	}
-	switch w.coll {
-	case forum.PostsCollection:
+	switch {
+	case w.coll == forum.PostsCollection:
 		p := new(forum.Post)
 		err = bson.Unmarshal(c.FullDocument, p)
 		return PostsTopic, "post", p, views.PostCard(p), err
-	case forum.CommentsCollection:
+	case w.coll == forum.CommentsCollection:
 		cm := new(forum.Comment)
 		err = bson.Unmarshal(c.FullDocument, cm)
 		return CommentsTopic(cm.PostID), "comment", cm, views.CommentItem(cm), err
+	case isCanary(c.FullDocument):
+		w.hub.canarySeen(c.FullDocument)
+		return "", "", nil, nil, nil
 	}
 	n := new(forum.Notification)
 	if err = bson.Unmarshal(c.FullDocument, n); err != nil {

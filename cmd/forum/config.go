@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ type Config struct {
 	LogFormat     string
 	TLSCert       string
 	TLSKey        string
+	MetricsAddr   string
 }
 
 // parseConfig reads flags from args, falling back to the environment given
@@ -56,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.LogFormat, "log-format", env("FORUM_LOG_FORMAT", "text"), "log format: text or json (FORUM_LOG_FORMAT)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("FORUM_TLS_CERT", ""), "TLS certificate file: serve HTTPS and HTTP/2 (FORUM_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("FORUM_TLS_KEY", ""), "TLS private key file (FORUM_TLS_KEY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FORUM_METRICS_ADDR", ""), "serve /metrics on this address of its own instead of the listen address (FORUM_METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -87,6 +90,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.Addr == "" {
 		return c, errors.New("FORUM_ADDR: the listen address must not be empty")
+	}
+	// Port 0 picks a free port for each, so only a fixed port can clash.
+	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr == c.Addr && port != "0" {
+		return c, errors.New("FORUM_METRICS_ADDR: use another address than FORUM_ADDR, or none to serve /metrics there")
 	}
 	if c.MongoURI == "" && c.Data == "" {
 		return c, errors.New("FORUM_DATA: the data file path must not be empty")

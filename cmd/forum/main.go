@@ -68,7 +68,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // shutdownTimeout bounds a graceful shutdown.
 const shutdownTimeout = 4 * time.Second
 
-// Main is the running program: its database, hub and HTTP server. Tests
+// Main is the running program: its database, hub and HTTP servers. Tests
 // start it on 127.0.0.1:0.
 type Main struct {
 	cfg      Config
@@ -77,8 +77,12 @@ type Main struct {
 	hub      *streams.Hub
 	server   *http.Server
 	listener net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// The metrics server, when FORUM_METRICS_ADDR gives it an address of
+	// its own; else nil, and the main server serves /metrics.
+	metricsServer   *http.Server
+	metricsListener net.Listener
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // NewMain returns a program for cfg that logs to log.
@@ -113,6 +117,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
 	}
+	var webOpts []web.Option
+	if m.cfg.MetricsAddr != "" {
+		if m.metricsListener, err = net.Listen("tcp", m.cfg.MetricsAddr); err != nil {
+			m.listener.Close()
+			return fmt.Errorf("listen on %s: %w", m.cfg.MetricsAddr, err)
+		}
+		webOpts = append(webOpts, web.WithoutMetrics())
+	}
 	m.hub = streams.New(m.log, m.db.Database, store, streams.Options{
 		History:       m.cfg.History,
 		Heartbeat:     m.cfg.Heartbeat,
@@ -129,7 +141,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	m.server = &http.Server{
-		Handler:           web.New(m.log, store, m.hub, key),
+		Handler:           web.New(m.log, store, m.hub, key, webOpts...),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -139,7 +151,28 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.log.Error("server stopped", "err", err)
 		}
 	}()
+	if m.metricsListener != nil {
+		m.serveMetrics()
+	}
 	return nil
+}
+
+// serveMetrics serves /metrics, and nothing else, on the metrics listener:
+// plain HTTP, as scrapers reach it inside the deployment.
+func (m *Main) serveMetrics() {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(m.hub))
+	m.metricsServer = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	m.log.Info("serving metrics", "addr", m.metricsListener.Addr().String())
+	m.wg.Go(func() {
+		if err := m.metricsServer.Serve(m.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("metrics server stopped", "err", err)
+		}
+	})
 }
 
 // serve serves HTTPS with HTTP/2 when a certificate is configured, else
@@ -163,14 +196,28 @@ func (m *Main) URL() string {
 // Addr returns the address the forum listens on.
 func (m *Main) Addr() net.Addr { return m.listener.Addr() }
 
+// MetricsAddr returns the address /metrics is served on when it has one of
+// its own, else nil.
+func (m *Main) MetricsAddr() net.Addr {
+	if m.metricsListener == nil {
+		return nil
+	}
+	return m.metricsListener.Addr()
+}
+
 // Close ends every stream with a retry hint and stops the change streams
-// (the hub does both when its context ends), stops accepting, and closes the
-// store.
+// (the hub does both when its context ends), stops both servers accepting,
+// and closes the store.
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	m.cancel()
 	err := m.server.Shutdown(ctx)
+	if m.metricsServer != nil {
+		if merr := m.metricsServer.Shutdown(ctx); err == nil {
+			err = merr
+		}
+	}
 	m.wg.Wait()
 	if cerr := m.db.Close(ctx); err == nil {
 		err = cerr

@@ -12,6 +12,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"forum/forum"
 	"forum/static"
@@ -21,8 +22,9 @@ import (
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 64 << 10
 
-// Hub serves live event streams.
+// Hub serves live event streams and collects their metrics.
 type Hub interface {
+	prometheus.Collector
 	Serve(w http.ResponseWriter, r *http.Request, topics []string)
 	Ready() error
 	LastEventID() string
@@ -37,10 +39,12 @@ type Server struct {
 	limiter  *limiter
 	router   *mux.Router
 	handler  http.Handler
+	metrics  bool // serve /metrics
 }
 
-// New returns a server over store and hub. key signs session cookies.
-func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte) *Server {
+// New returns a server over store and hub. key signs session cookies. It
+// serves the hub's metrics at /metrics unless told WithoutMetrics.
+func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Option) *Server {
 	s := &Server{
 		log:      log,
 		store:    store,
@@ -48,9 +52,16 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte) *Server {
 		sessions: newSessions(key),
 		limiter:  newLimiter(loginAttempts, loginWindow),
 		router:   mux.NewRouter(),
+		metrics:  true,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.router.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
 	s.router.HandleFunc("/readyz", s.handleReadyz).Methods(http.MethodGet, http.MethodHead)
+	if s.metrics {
+		s.router.Handle("/metrics", MetricsHandler(hub)).Methods(http.MethodGet, http.MethodHead)
+	}
 	s.router.Use(s.withUser)
 	s.router.PathPrefix("/static/").Handler(static.Handler())
 	s.registerAPIRoutes(s.router.PathPrefix("/api").Subrouter())
