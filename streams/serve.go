@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -20,8 +21,8 @@ const (
 	// maxSkew is how far in the future an id may be: another instance may
 	// be a little ahead of this one.
 	maxSkew = time.Minute
-	// maxKeptBuffer is the largest write buffer a stream keeps between
-	// writes.
+	// maxKeptBuffer is the largest batch buffer that goes back to the pool
+	// for the next batch.
 	maxKeptBuffer = 64 << 10
 )
 
@@ -232,6 +233,8 @@ type stream struct {
 	rc     *http.ResponseController
 	l      *listener
 	events int // frames written, heartbeats aside
+	// deadline is the write deadline set on the connection.
+	deadline time.Time
 }
 
 // run writes the client's resume point, then queued frames as they come,
@@ -247,7 +250,6 @@ func (s *stream) run(ctx context.Context) (string, error) {
 	s.hub.sendUnread(ctx, s.l)
 	beat := time.NewTicker(s.hub.opts.Heartbeat)
 	defer beat.Stop()
-	var buf []byte
 	var spare []*frame
 	for {
 		heartbeat := false
@@ -270,40 +272,57 @@ func (s *stream) run(ctx context.Context) (string, error) {
 			s.hub.metrics.evicted.Inc()
 			return closeEvicted, nil
 		}
-		var written []*frame
-		buf, written = s.l.appendBatch(buf[:0], frames)
+		// Batches are built in pooled buffers: a stream holds none while it
+		// waits, which is most of the time.
+		bp := batches.Get().(*[]byte)
+		buf, written := s.l.appendBatch((*bp)[:0], frames)
 		if heartbeat {
 			s.l.sent = max(s.l.sent, pos)
 			buf = appendHeartbeat(buf, s.l.sent)
 		}
+		var err error
 		if len(buf) > 0 {
 			// One clock reading sets the deadline and dates the delivery:
 			// the clock costs more than the metrics.
 			now := time.Now()
-			if err := s.writeAt(now, buf); err != nil {
-				return closeWriteFailed, err
+			if err = s.writeAt(now, buf); err == nil {
+				s.hub.metrics.written(written, now)
+				s.events += len(written)
 			}
-			s.hub.metrics.written(written, now)
-			s.events += len(written)
+		}
+		if cap(buf) <= maxKeptBuffer {
+			*bp = buf[:0]
+			batches.Put(bp)
+		}
+		if err != nil {
+			return closeWriteFailed, err
 		}
 		clear(frames)
 		spare = frames
-		if cap(buf) > maxKeptBuffer {
-			buf = nil
-		}
 	}
 }
+
+// batches holds the buffers that streams build their write batches in.
+var batches = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
 
 // write writes b in one write and flushes it, within the write timeout.
 func (s *stream) write(b []byte) error {
 	return s.writeAt(time.Now(), b)
 }
 
-// writeAt is write at time now.
+// writeAt is write at time now. The deadline is moved only once less than
+// half the write timeout is left, which bounds every write by the timeout
+// without resetting the connection's timer on each delivery.
 func (s *stream) writeAt(now time.Time, b []byte) error {
-	err := s.rc.SetWriteDeadline(now.Add(s.hub.opts.WriteTimeout))
-	if err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
+		s.deadline = now.Add(s.hub.opts.WriteTimeout)
+		err := s.rc.SetWriteDeadline(s.deadline)
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
 	}
 	if len(b) > 0 {
 		if _, err := s.w.Write(b); err != nil {

@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -215,22 +216,28 @@ type component interface {
 }
 
 // eventData is v as the JSON API has it, plus "html": v rendered by c.
+// The JSON is not HTML-escaped (no \u003c for <): it never lands in an HTML
+// document unparsed, and escaping would make every frame larger.
 func eventData(ctx context.Context, v any, c component) ([]byte, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
 	var html strings.Builder
 	if err := c.Render(ctx, &html); err != nil {
 		return nil, err
 	}
-	h, err := json.Marshal(html.String())
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	data = append(data[:len(data)-1], `,"html":`...)
-	data = append(data, h...)
-	return append(data, '}'), nil
+	// Encode ends with "}\n": reopen the object for "html".
+	b.Truncate(b.Len() - 2)
+	b.WriteString(`,"html":`)
+	if err := enc.Encode(html.String()); err != nil {
+		return nil, err
+	}
+	b.Truncate(b.Len() - 1)
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // sendUnread sends the unread count of each user whose notifications
