@@ -1,97 +1,22 @@
 package streams_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
 	"forum/streams"
+	"forum/streams/streamstest"
 )
 
 // canaryGrace is how many intervals the hub gives the canary to come back.
 const canaryGrace = 3
-
-// stallDB wraps a database so that the notifications change stream can be
-// made to hang without failing, as a stuck connection would.
-type stallDB struct {
-	lungo.IDatabase
-	mu   sync.Mutex
-	gate chan struct{} // while not nil, the stream waits for it to close
-}
-
-// stall makes the notifications stream hang at its next change.
-func (d *stallDB) stall() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.gate = make(chan struct{})
-}
-
-// release lets the notifications stream go on with what it held.
-func (d *stallDB) release() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	close(d.gate)
-	d.gate = nil
-}
-
-// hold waits while the stream is stalled.
-func (d *stallDB) hold(ctx context.Context) {
-	d.mu.Lock()
-	gate := d.gate
-	d.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-		}
-	}
-}
-
-func (d *stallDB) Collection(name string, opts ...*options.CollectionOptions) lungo.ICollection {
-	c := d.IDatabase.Collection(name, opts...)
-	if name != forum.NotificationsCollection {
-		return c
-	}
-	return &stallColl{ICollection: c, db: d}
-}
-
-type stallColl struct {
-	lungo.ICollection
-	db *stallDB
-}
-
-func (c *stallColl) Watch(ctx context.Context, pipeline any, opts ...*options.ChangeStreamOptions) (lungo.IChangeStream, error) {
-	cs, err := c.ICollection.Watch(ctx, pipeline, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &stallStream{IChangeStream: cs, db: c.db}, nil
-}
-
-type stallStream struct {
-	lungo.IChangeStream
-	db *stallDB
-}
-
-func (s *stallStream) Next(ctx context.Context) bool {
-	ok := s.IChangeStream.Next(ctx)
-	s.db.hold(ctx)
-	return ok
-}
-
-func (s *stallStream) TryNext(ctx context.Context) bool {
-	s.db.hold(ctx)
-	return s.IChangeStream.TryNext(ctx)
-}
 
 // canaries returns the canary documents in the notifications collection.
 func canaries(t *testing.T, db lungo.IDatabase) []bson.M {
@@ -164,7 +89,7 @@ func TestCanaryComesBackUnseenAndIsRemovedAtStop(t *testing.T) {
 
 func TestStalledNotificationsStreamIsNotReady(t *testing.T) {
 	db, store := newDB(t)
-	sdb := &stallDB{IDatabase: db.Database}
+	sdb := &streamstest.StallDB{IDatabase: db.Database}
 	var logs logBuffer
 	const interval = 50 * time.Millisecond
 	s := startHubLogged(t, sdb, store, streams.Options{
@@ -173,7 +98,7 @@ func TestStalledNotificationsStreamIsNotReady(t *testing.T) {
 	eventually(t, "canary back", func() bool { return scrape(t, s.hub)[`forum_canary_roundtrip_seconds`] > 0 })
 	eventually(t, "ready", func() bool { return s.hub.Ready() == nil })
 
-	sdb.stall()
+	sdb.Stall()
 	eventually(t, "stall found", func() bool { return s.hub.Ready() != nil })
 	if err := s.hub.Ready(); !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "notifications") {
 		t.Fatalf("Ready: %v, want it to name the stalled notifications stream", err)
@@ -186,7 +111,7 @@ func TestStalledNotificationsStreamIsNotReady(t *testing.T) {
 		t.Fatalf("stall logged %d times, want once:\n%s", n, logs.String())
 	}
 
-	sdb.release()
+	sdb.Release()
 	eventually(t, "recovered", func() bool { return s.hub.Ready() == nil })
 	if v := scrape(t, s.hub)[`forum_canary_stalled`]; v != 0 {
 		t.Fatalf("forum_canary_stalled = %v after recovery", v)

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
 	"forum/forum/web"
 	"forum/streams"
+	"forum/streams/streamstest"
 )
 
 // startWith starts a forum server whose hub watches db, the store's
@@ -136,7 +136,7 @@ func TestEachServerHasItsOwnMetrics(t *testing.T) {
 
 func TestReadyzFailsWhileNotificationsStreamStalls(t *testing.T) {
 	db, store := newStore(t)
-	sdb := &stallDB{IDatabase: db.Database}
+	sdb := &streamstest.StallDB{IDatabase: db.Database}
 	srv := startWith(t, sdb, store, streams.Options{CanaryInterval: 50 * time.Millisecond})
 	c := newClient(t, srv)
 	ready := func() (int, string) {
@@ -146,14 +146,14 @@ func TestReadyzFailsWhileNotificationsStreamStalls(t *testing.T) {
 	waitFor(t, "canary back", func() bool { return c.scrape()[`forum_canary_roundtrip_seconds`] > 0 })
 	waitFor(t, "/readyz 200", func() bool { st, _ := ready(); return st == http.StatusOK })
 
-	sdb.stall()
+	sdb.Stall()
 	waitFor(t, "/readyz 503", func() bool { st, _ := ready(); return st == http.StatusServiceUnavailable })
 	if _, body := ready(); !strings.Contains(body, "stalled") || !strings.Contains(body, "notifications") {
 		t.Fatalf("/readyz while stalled: %s, want it to name the notifications stream", body)
 	}
 	c.metricIs(`forum_canary_stalled`, 1)
 
-	sdb.release()
+	sdb.Release()
 	waitFor(t, "/readyz 200", func() bool { st, _ := ready(); return st == http.StatusOK })
 	c.metricIs(`forum_canary_stalled`, 0)
 }
@@ -198,77 +198,4 @@ func TestCanaryNeverShowsAsANotification(t *testing.T) {
 	if n, err := store.UnreadCount(t.Context(), aliceID); err != nil || n != 1 {
 		t.Fatalf("alice's unread count %d, %v; want 1", n, err)
 	}
-}
-
-// stallDB wraps a database so that the notifications change stream can be
-// made to hang without failing, as a stuck connection would.
-type stallDB struct {
-	lungo.IDatabase
-	mu   sync.Mutex
-	gate chan struct{} // while not nil, the stream waits for it to close
-}
-
-// stall makes the notifications stream hang at its next change.
-func (d *stallDB) stall() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.gate = make(chan struct{})
-}
-
-// release lets the notifications stream go on with what it held.
-func (d *stallDB) release() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	close(d.gate)
-	d.gate = nil
-}
-
-// hold waits while the stream is stalled.
-func (d *stallDB) hold(ctx context.Context) {
-	d.mu.Lock()
-	gate := d.gate
-	d.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-		}
-	}
-}
-
-func (d *stallDB) Collection(name string, opts ...*options.CollectionOptions) lungo.ICollection {
-	c := d.IDatabase.Collection(name, opts...)
-	if name != forum.NotificationsCollection {
-		return c
-	}
-	return &stallColl{ICollection: c, db: d}
-}
-
-type stallColl struct {
-	lungo.ICollection
-	db *stallDB
-}
-
-func (c *stallColl) Watch(ctx context.Context, pipeline any, opts ...*options.ChangeStreamOptions) (lungo.IChangeStream, error) {
-	cs, err := c.ICollection.Watch(ctx, pipeline, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &stallStream{IChangeStream: cs, db: c.db}, nil
-}
-
-type stallStream struct {
-	lungo.IChangeStream
-	db *stallDB
-}
-
-func (s *stallStream) Next(ctx context.Context) bool {
-	ok := s.IChangeStream.Next(ctx)
-	s.db.hold(ctx)
-	return ok
-}
-
-func (s *stallStream) TryNext(ctx context.Context) bool {
-	s.db.hold(ctx)
-	return s.IChangeStream.TryNext(ctx)
 }
