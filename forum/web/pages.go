@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,7 +34,8 @@ func (s *Server) registerPageRoutes(r *mux.Router) {
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		if strings.Contains(err.Error(), "too large") {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
 			return forum.Errorf(eTooLarge, "What you sent is larger than %d KiB.", MaxBodyBytes>>10)
 		}
 		return forum.Errorf(forum.EINVALID, "The form could not be read.")

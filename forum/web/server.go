@@ -69,7 +69,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.registerPageRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
-	s.handler = s.logRequests(crossOrigin.Handler(s.router))
+	s.handler = s.logRequests(newCrossOrigin().Handler(s.router))
 	return s
 }
 
@@ -79,8 +79,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-var crossOrigin = newCrossOrigin()
-
+// newCrossOrigin refuses state-changing requests from other origins.
 func newCrossOrigin() *http.CrossOriginProtection {
 	p := http.NewCrossOriginProtection()
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

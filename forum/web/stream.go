@@ -109,12 +109,5 @@ func (s *Server) resolveTopic(r *http.Request, name string) (string, error) {
 		}
 		return streams.StatsTopic, nil
 	}
-	return "", forum.Errorf(forum.EINVALID, "Unknown topic %q: use posts, comments:<postId>, notifications or stats.", truncate(name, 40))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return "", forum.Errorf(forum.EINVALID, "Unknown topic %.40q: use posts, comments:<postId>, notifications or stats.", name)
 }
