@@ -1,10 +1,12 @@
 package streams
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,11 +53,26 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 		return
 	}
 	defer h.unregister(s.l)
-	w.WriteHeader(http.StatusOK)
+	ctx := r.Context()
+	if r.ProtoMajor == 1 {
+		if hctx, done, err := s.hijack(ctx); err == nil {
+			// Deferred after unregister, so the connection is closed before
+			// Run, which waits for every stream, returns: http.Server's
+			// Shutdown does not track hijacked connections.
+			defer done()
+			ctx = hctx
+		} else if !errors.Is(err, http.ErrNotSupported) {
+			h.log.Warn("take over stream connection", "error", err)
+			return
+		}
+	}
+	if s.conn == nil {
+		w.WriteHeader(http.StatusOK)
+	}
 	log := h.log.With("topics", strings.Join(kinds, ","))
 	log.Info("stream opened")
 	opened := time.Now()
-	reason, err := s.run(r.Context())
+	reason, err := s.run(ctx)
 	level, attrs := slog.LevelInfo, []any{"reason", reason, "duration", time.Since(opened), "events", s.events}
 	if reason == closeEvicted {
 		level = slog.LevelWarn
@@ -228,9 +245,15 @@ func unreadFrame(n int64) *frame {
 
 // stream writes a listener's frames to its client.
 type stream struct {
-	hub    *Hub
-	w      http.ResponseWriter
-	rc     *http.ResponseController
+	hub *Hub
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	// conn is the client's connection once the stream has taken it over
+	// from net/http, and frames are written to it rather than to w.
+	conn net.Conn
+	// head is the response head yet to be written to conn: it goes out
+	// with the first frame, in one write.
+	head   []byte
 	l      *listener
 	events int // frames written, heartbeats aside
 	// deadline is the write deadline set on the connection.
@@ -244,7 +267,9 @@ type stream struct {
 func (s *stream) run(ctx context.Context) (string, error) {
 	// The first frame is the client's resume point, so that even a client
 	// that gets no event before it reconnects resumes without a gap.
-	if err := s.write(appendHeartbeat(nil, s.l.sent)); err != nil {
+	first := appendHeartbeat(s.head, s.l.sent)
+	s.head = nil
+	if err := s.write(first); err != nil {
 		return closeWriteFailed, err
 	}
 	s.hub.sendUnread(ctx, s.l)
@@ -308,6 +333,51 @@ var batches = sync.Pool{New: func() any {
 	return &b
 }}
 
+// hijack takes an HTTP/1.x connection over from net/http. Writing frames
+// straight to the connection skips net/http's buffers and chunked encoding,
+// which cost most of a delivery's CPU time, and frees its response buffer
+// for the life of the stream. The body has no framing: it ends when the
+// connection closes, which the head announces. The returned context ends
+// when the client goes or sends anything, since net/http no longer watches
+// the connection; done closes the connection and waits for the watch to
+// end. The response head is left for run to write with the first frame.
+// The error is http.ErrNotSupported if w cannot be taken over.
+func (s *stream) hijack(ctx context.Context) (context.Context, func(), error) {
+	conn, rw, err := s.rc.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// An event-stream client sends nothing after its request: bytes it has
+	// sent since are not a request this connection will answer, so, like
+	// bytes that come later, they end the stream.
+	if rw.Reader.Buffered() > 0 {
+		cancel()
+	}
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		defer cancel()
+		conn.Read(make([]byte, 1))
+	}()
+	done := func() {
+		conn.Close()
+		<-watched
+	}
+	s.conn = conn
+	s.head = appendHead(nil, s.w.Header())
+	return ctx, done, nil
+}
+
+// appendHead appends the head of a stream's response with header h to b.
+func appendHead(b []byte, h http.Header) []byte {
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	h.Write(&head)
+	head.WriteString("Connection: close\r\n\r\n")
+	return append(b, head.Bytes()...)
+}
+
 // write writes b in one write and flushes it, within the write timeout.
 func (s *stream) write(b []byte) error {
 	return s.writeAt(time.Now(), b)
@@ -317,6 +387,16 @@ func (s *stream) write(b []byte) error {
 // half the write timeout is left, which bounds every write by the timeout
 // without resetting the connection's timer on each delivery.
 func (s *stream) writeAt(now time.Time, b []byte) error {
+	if s.conn != nil {
+		if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
+			s.deadline = now.Add(s.hub.opts.WriteTimeout)
+			if err := s.conn.SetWriteDeadline(s.deadline); err != nil {
+				return err
+			}
+		}
+		_, err := s.conn.Write(b)
+		return err
+	}
 	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
 		s.deadline = now.Add(s.hub.opts.WriteTimeout)
 		err := s.rc.SetWriteDeadline(s.deadline)
