@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,13 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 			go func() {
 				defer h.unregister(s.l)
 				defer done()
+				// Out of net/http's hands, a panic would otherwise take the
+				// whole server down rather than this one stream.
+				defer func() {
+					if p := recover(); p != nil {
+						h.log.Error("stream panicked", "panic", p, "stack", string(debug.Stack()))
+					}
+				}()
 				s.serve(ctx, kinds)
 			}()
 			return
@@ -361,6 +369,12 @@ var batches = sync.Pool{New: func() any {
 func (s *stream) hijack(ctx context.Context) (context.Context, func(), error) {
 	conn, rw, err := s.rc.Hijack()
 	if err != nil {
+		return nil, nil, err
+	}
+	// The server's timeouts may have left deadlines on the connection;
+	// writes set their own, and the watch below must wait for good.
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		conn.Close()
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
