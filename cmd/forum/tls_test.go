@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"forum/streams/ssetest"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 into dir.
@@ -71,6 +73,17 @@ func TestTLSServesHTTP2AndSecureCookies(t *testing.T) {
 	}
 	if cookie := resp.Header.Get("Set-Cookie"); !strings.Contains(cookie, "Secure") {
 		t.Fatalf("cookie over TLS without Secure: %q", cookie)
+	}
+
+	// Streams over HTTP/2 stay on net/http's path: no connection to take over.
+	resp, err = c.Get(m.URL() + "/stream/posts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first, err := ssetest.NewReader(resp.Body).Next()
+	if err != nil || resp.ProtoMajor != 2 || resp.Header.Get("Content-Type") != "text/event-stream" || !first.HasID {
+		t.Fatalf("stream over HTTP/2: %s %q, first frame %+v, %v", resp.Proto, resp.Header.Get("Content-Type"), first, err)
 	}
 }
 
