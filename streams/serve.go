@@ -417,22 +417,21 @@ func (s *stream) write(b []byte) error {
 // half the write timeout is left, which bounds every write by the timeout
 // without resetting the connection's timer on each delivery.
 func (s *stream) writeAt(now time.Time, b []byte) error {
-	if s.conn != nil {
-		if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
-			s.deadline = now.Add(s.hub.opts.WriteTimeout)
-			if err := s.conn.SetWriteDeadline(s.deadline); err != nil {
-				return err
-			}
-		}
-		_, err := s.conn.Write(b)
-		return err
-	}
 	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
 		s.deadline = now.Add(s.hub.opts.WriteTimeout)
-		err := s.rc.SetWriteDeadline(s.deadline)
+		var err error
+		if s.conn != nil {
+			err = s.conn.SetWriteDeadline(s.deadline)
+		} else {
+			err = s.rc.SetWriteDeadline(s.deadline)
+		}
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+	}
+	if s.conn != nil {
+		_, err := s.conn.Write(b)
+		return err
 	}
 	if len(b) > 0 {
 		if _, err := s.w.Write(b); err != nil {
