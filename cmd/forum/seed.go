@@ -81,6 +81,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	for i := range *posts {
 		author := users[r.IntN(len(users))]
 		title := fmt.Sprintf(pick(openers), pick(topics))
+		title = strings.ToUpper(title[:1]) + title[1:]
 		var body strings.Builder
 		for range 2 + r.IntN(4) {
 			body.WriteString(pick(sentences) + " ")
