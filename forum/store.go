@@ -2,6 +2,8 @@ package forum
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,7 +94,7 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 	if n > 0 {
 		return nil, nameTaken(name)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword(prehash(password), bcrypt.DefaultCost)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -104,6 +106,14 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 		return nil, fmt.Errorf("insert user %s: %w", name, err)
 	}
 	return s.withRole(u), nil
+}
+
+// prehash turns a password of any length into bcrypt's input, which bcrypt
+// would otherwise cut at 72 bytes: the base64 of its SHA-256, which has no
+// NUL bytes either.
+func prehash(password string) []byte {
+	sum := sha256.Sum256([]byte(password))
+	return []byte(base64.StdEncoding.EncodeToString(sum[:]))
 }
 
 func nameTaken(name string) error {
@@ -123,7 +133,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (*User,
 	} else if err != nil {
 		return nil, fmt.Errorf("find user %s: %w", name, err)
 	}
-	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, prehash(password)) != nil {
 		return nil, wrong
 	}
 	return s.withRole(&u), nil

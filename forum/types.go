@@ -14,8 +14,8 @@ const (
 	MinNameLen     = 3
 	MaxNameLen     = 32
 	MinPasswordLen = 8
-	// MaxPasswordBytes is bcrypt's input limit.
-	MaxPasswordBytes = 72
+	// MaxPasswordBytes bounds the work of hashing a password.
+	MaxPasswordBytes = 1024
 	MaxTitleLen      = 200
 	MaxPostBodyLen   = 20000
 	MaxCommentLen    = 10000
