@@ -170,6 +170,7 @@ func TestPostsAPI(t *testing.T) {
 		{`{"title":"t","body":"` + strings.Repeat("x", 20001) + `"}`, http.StatusBadRequest},
 		{`{"title":"t","body":"` + strings.Repeat("x", 66000) + `"}`, http.StatusRequestEntityTooLarge},
 		{`{"title":"t","body":"b\ud800"}`, http.StatusCreated},
+		{"{\"title\":\"t\",\"body\":\"b\xff\"}", http.StatusBadRequest},
 	} {
 		resp, body := alice.do(http.MethodPost, "/api/posts", "application/json", strings.NewReader(tc.body))
 		wantStatus(t, resp, body, tc.want)
