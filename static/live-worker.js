@@ -112,8 +112,8 @@ function connect(want, from = "") {
   }
   retiring = source;
   topics = want;
-  if (behind && lastId && (!from || lastId < from)) {
-    from = lastId;
+  if (behind && lastId) {
+    from = from ? oldest(lastId, from) : lastId;
   }
   let url = "/stream?topics=" + encodeURIComponent(want);
   if (from) {
@@ -195,11 +195,34 @@ function update() {
 function resumeFrom(newConnection) {
   let from = "";
   for (const tab of tabs.values()) {
-    if (tab.fresh && tab.since && (newConnection || tab.since < lastId) && (!from || tab.since < from)) {
-      from = tab.since;
+    if (tab.fresh && tab.since && (newConnection || earlier(tab.since, lastId))) {
+      from = from ? oldest(from, tab.since) : tab.since;
     }
   }
   return from;
+}
+
+// An event id has a part for each collection the server watches, joined by
+// "."; each part sorts as text. A connection that resumes from an id gets
+// every event after each of its parts.
+
+// oldest returns the id that resumes from the older part of a and b in each
+// collection, so that it misses nothing either would have had.
+function oldest(a, b) {
+  const pa = a.split("."), pb = b.split(".");
+  if (pa.length !== pb.length) {
+    return a < b ? a : b;
+  }
+  return pa.map((p, i) => (p < pb[i] ? p : pb[i])).join(".");
+}
+
+// earlier reports whether a is behind b in some collection.
+function earlier(a, b) {
+  const pa = a.split("."), pb = b.split(".");
+  if (pa.length !== pb.length) {
+    return a < b;
+  }
+  return pa.some((p, i) => p < pb[i]);
 }
 
 function schedule(delay) {

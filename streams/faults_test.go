@@ -197,7 +197,7 @@ func TestLostHistoryResetsTheCollectionsListeners(t *testing.T) {
 			if e.HasID || fields(t, e)["reason"] != "history lost" {
 				t.Fatalf("reset %q (id set %v), want history lost without id", e.Data, e.HasID)
 			}
-			eventually(t, "change streams running", func() bool { return s.hub.Ready() == nil })
+			eventually(t, "posts change stream reopened", func() bool { return s.hub.ChangeStreamsOpened() == 4 && s.hub.Ready() == nil })
 			post(t, store, u, "After")
 			if got, _ := titles(t, posts, 1); got[0] != "After" {
 				t.Fatalf("then got %v, want After", got)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
@@ -350,9 +351,10 @@ func (c *faultyColl) Watch(ctx context.Context, pipeline any, opts ...*options.C
 
 type faultyStream struct {
 	lungo.IChangeStream
-	coll string
-	db   *faultyDB
-	err  error
+	coll  string
+	db    *faultyDB
+	err   error
+	token bson.Raw // as of the last change handed out
 }
 
 // failing reports whether the stream is to fail now, which it does once.
@@ -368,13 +370,32 @@ func (s *faultyStream) failing() bool {
 }
 
 func (s *faultyStream) Next(ctx context.Context) bool {
-	ok := s.IChangeStream.Next(ctx)
-	return ok && !s.failing()
+	return s.handOut(s.IChangeStream.Next(ctx))
 }
 
 func (s *faultyStream) TryNext(ctx context.Context) bool {
-	ok := s.IChangeStream.TryNext(ctx)
-	return ok && !s.failing()
+	return s.handOut(s.IChangeStream.TryNext(ctx))
+}
+
+// handOut fails the stream if it is to fail, with the change it got lost,
+// as a connection that breaks mid-batch loses it.
+func (s *faultyStream) handOut(ok bool) bool {
+	if ok && s.err == nil && s.failing() {
+		return false
+	}
+	if ok {
+		s.token = s.IChangeStream.ResumeToken()
+	}
+	return ok
+}
+
+// ResumeToken is, like the driver's after an error, the token of the last
+// change handed out.
+func (s *faultyStream) ResumeToken() bson.Raw {
+	if s.err != nil {
+		return s.token
+	}
+	return s.IChangeStream.ResumeToken()
 }
 
 func (s *faultyStream) Err() error {

@@ -1,10 +1,12 @@
 // Package streams sends the forum's live events to browsers as server-sent
-// events. A Hub watches the posts, comments and notifications collections
-// with one change stream each, turns every change into its SSE frame once and
-// hands that frame to the listeners of its topic. It keeps the recent events
-// so that a client that reconnects with its last event id gets what it
-// missed, exactly once and in order, even from another instance or after a
-// restart.
+// events. A Hub watches each collection that feeds live topics with one
+// change stream, turns every change into its event once and publishes it
+// through the fan-out engine (package fanout), which keeps the recent
+// events so that a client that reconnects with its last event id gets what
+// it missed, exactly once and in order, even from another instance or
+// after a restart. The hub also sends what a new listener gets first
+// (unread counts, stats), writes the canary that tells a stalled change
+// stream, and sends its clients away while it is not healthy.
 package streams
 
 import (
@@ -22,49 +24,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"forum/forum"
+	"forum/streams/fanout"
 )
-
-// Topics a client can listen to.
-const (
-	// PostsTopic carries every new post as event "post".
-	PostsTopic = "posts"
-	// StatsTopic carries the forum's totals as event "stats".
-	StatsTopic = "stats"
-)
-
-// Topic kinds, the keys of Streams.
-const (
-	postsKind         = "posts"
-	commentsKind      = "comments"
-	notificationsKind = "notifications"
-	statsKind         = "stats"
-)
-
-// CommentsTopic returns the topic of a post's new comments, event "comment".
-func CommentsTopic(postID primitive.ObjectID) string {
-	return commentsKind + ":" + postID.Hex()
-}
-
-// NotificationsTopic returns the topic of a user's new notifications, event
-// "notification", and of their unread count, event "unread".
-func NotificationsTopic(userID primitive.ObjectID) string {
-	return notificationsKind + ":" + userID.Hex()
-}
-
-// kindOf returns the kind of a topic, or "" if it is no topic.
-func kindOf(topic string) string {
-	if topic == PostsTopic || topic == StatsTopic {
-		return topic
-	}
-	kind, hex, _ := strings.Cut(topic, ":")
-	if kind != commentsKind && kind != notificationsKind {
-		return ""
-	}
-	if id, err := primitive.ObjectIDFromHex(hex); err != nil || id.Hex() != hex {
-		return ""
-	}
-	return kind
-}
 
 // Store is what the hub reads from the forum's storage.
 type Store interface {
@@ -76,6 +37,10 @@ type Store interface {
 type Options struct {
 	// History is how long events are kept for clients that resume: 15m.
 	History time.Duration
+	// HistoryEvents is how many events are kept at most: 50000.
+	HistoryEvents int
+	// HistoryBytes is how much memory kept events may take, about: 64 MiB.
+	HistoryBytes int
 	// Heartbeat is how often a quiet stream is sent its resume point: 15s.
 	Heartbeat time.Duration
 	// StatsInterval is how often the stats are computed while watched: 5s.
@@ -91,6 +56,13 @@ type Options struct {
 	// notifications change stream to bring back: 10s. The stream counts as
 	// stalled when a canary is not back within three intervals.
 	CanaryInterval time.Duration
+	// MaxAwait is how long one getMore of a change stream waits on the
+	// server for an event: 1s, MongoDB's default.
+	MaxAwait time.Duration
+	// DownGrace is how long a change stream may be down (between a
+	// failure and its reopening) before the hub counts as not ready and
+	// sends its clients away: 5s.
+	DownGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -100,75 +72,97 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.History, 15*time.Minute)
-	def(&o.Heartbeat, 15*time.Second)
 	def(&o.StatsInterval, 5*time.Second)
-	def(&o.WriteTimeout, 10*time.Second)
 	def(&o.CanaryInterval, 10*time.Second)
-	if o.MaxStreams <= 0 {
-		o.MaxStreams = 10000
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 256
-	}
+	def(&o.MaxAwait, time.Second)
+	def(&o.DownGrace, 5*time.Second)
 	return o
 }
 
+// maxSkew is how far in the future an id may be: another instance may be a
+// little ahead of this one.
+const maxSkew = time.Minute
+
 // Hub fans the changes of the forum out to the open streams.
 type Hub struct {
-	log   *slog.Logger
-	db    lungo.IDatabase
-	store Store
-	opts  Options
+	log    *slog.Logger
+	db     lungo.IDatabase
+	store  Store
+	opts   Options
+	engine *fanout.Hub
+	start  primitive.Timestamp // where the watchers start and the history begins
 
-	done  chan struct{} // closed by Run when it stops
-	ready chan struct{} // closed once every watcher has caught up
-	kick  chan struct{} // asks the stats loop for a snapshot now
+	done   chan struct{} // closed by Run when it stops
+	ready  chan struct{} // closed once every watcher has caught up
+	kick   chan struct{} // asks the stats loop for a snapshot now
+	unread unreadQueue
 
 	opened   atomic.Int64 // change streams opened
 	computed atomic.Int64 // stats computations
 	metrics  *metrics
 	canaryID string // _id of this hub's canary document
 
-	serving sync.WaitGroup // open streams
-
 	mu       sync.Mutex
 	started  bool
-	closed   bool
-	topics   map[string]map[*listener]struct{}
-	counts   map[string]int // open streams by topic kind
-	open     int
-	hist     history
-	start    uint64          // position the history starts at
-	pos      uint64          // newest position seen
-	running  map[string]bool // watchers with a live change stream
-	caughtUp int             // watchers that have caught up once
-	stats    *frame          // latest stats snapshot
+	down     map[string]time.Time // since when each collection's change stream is not running
+	caught   map[string]bool      // collections whose watcher has caught up once
+	stats    *fanout.Frame        // latest stats snapshot
 	statsAt  time.Time
 	statsDue bool      // a snapshot was asked for
 	awaited  time.Time // when the oldest canary not yet back was written; zero if none
 	stalled  bool      // the canary is overdue
 }
 
-// collections are the watched collections.
-var collections = []string{forum.PostsCollection, forum.CommentsCollection, forum.NotificationsCollection}
-
 // New returns a hub that watches db and reads counts from store. It does
 // nothing until Run.
 func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
-	return &Hub{
+	opts = opts.withDefaults()
+	h := &Hub{
 		log:      log,
 		db:       db,
 		store:    store,
-		opts:     opts.withDefaults(),
+		opts:     opts,
 		metrics:  newMetrics(),
 		canaryID: "canary:" + rand.Text(),
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
 		kick:     make(chan struct{}, 1),
-		topics:   map[string]map[*listener]struct{}{},
-		counts:   map[string]int{},
-		running:  map[string]bool{},
+		unread:   newUnreadQueue(),
+		down:     map[string]time.Time{},
+		caught:   map[string]bool{},
 	}
+	// The history begins where the watchers start reading the oplog, so
+	// that it has every change after it.
+	h.start = primitive.Timestamp{T: uint32(time.Now().Add(-opts.History).Unix())}
+	starts := make([]fanout.Position, len(feeds))
+	for i := range starts {
+		starts[i] = fanout.Position{Time: clusterTime(h.start)}
+	}
+	now := time.Now()
+	for _, f := range feeds {
+		h.down[f.coll] = now
+	}
+	h.engine = fanout.New(log, fanout.Options{
+		Start:         starts,
+		History:       opts.History,
+		HistoryEvents: opts.HistoryEvents,
+		HistoryBytes:  opts.HistoryBytes,
+		Heartbeat:     opts.Heartbeat,
+		MaxStreams:    opts.MaxStreams,
+		QueueSize:     opts.QueueSize,
+		WriteTimeout:  opts.WriteTimeout,
+		Resets:        []string{resetHistoryLost},
+		Future: func(_ int, p fanout.Position) bool {
+			return int64(p.Time>>32) > time.Now().Add(maxSkew).Unix()
+		},
+	})
+	return h
+}
+
+// clusterTime packs a cluster time into a position's time, whose order is
+// time order.
+func clusterTime(ts primitive.Timestamp) uint64 {
+	return uint64(ts.T)<<32 | uint64(ts.I)
 }
 
 // Run watches the collections and computes the stats until ctx is done.
@@ -181,65 +175,104 @@ func (h *Hub) Run(ctx context.Context) error {
 		return errors.New("streams: hub already run")
 	}
 	h.started = true
-	h.start = position(primitive.Timestamp{T: uint32(time.Now().Add(-h.opts.History).Unix())})
-	h.pos = h.start
 	h.mu.Unlock()
 
 	var wg sync.WaitGroup
-	for _, coll := range collections {
-		w := &watcher{hub: h, coll: coll, startAt: timestamp(h.start)}
+	for src := range feeds {
+		w := &watcher{hub: h, src: src, feed: &feeds[src], startAt: h.start}
 		wg.Go(func() { w.watch(ctx) })
 	}
 	wg.Go(func() { h.statsLoop(ctx) })
 	wg.Go(func() { h.canaryLoop(ctx) })
+	wg.Go(func() { h.unreadLoop(ctx) })
+	wg.Go(func() { h.healthLoop(ctx) })
 	<-ctx.Done()
 
-	h.mu.Lock()
-	h.closed = true
 	close(h.done)
-	h.mu.Unlock()
+	h.engine.Close()
 	wg.Wait()
-	h.serving.Wait()
+	h.engine.Wait()
 	h.log.Info("live streams stopped")
 	return nil
 }
 
-// Ready returns nil when the change streams of all three collections are
-// running and the notifications stream brings back the canary in time.
+// Ready returns nil when the change streams of all watched collections have
+// caught up and run, none has been down for longer than the grace, and the
+// notifications stream brings back the canary in time.
 func (h *Hub) Ready() error {
+	select {
+	case <-h.done:
+		return errors.New("streams: stopped")
+	default:
+	}
+	select {
+	case <-h.ready:
+	default:
+		return errors.New("streams: change streams not caught up yet")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.health(time.Now())
+}
+
+// health is Ready once the hub has caught up.
+func (h *Hub) health(now time.Time) error {
 	var down []string
-	for _, c := range collections {
-		if !h.running[c] {
-			down = append(down, c)
+	for _, f := range feeds {
+		if since, ok := h.down[f.coll]; ok && now.Sub(since) > h.opts.DownGrace {
+			down = append(down, f.coll)
 		}
 	}
 	if len(down) > 0 {
 		return fmt.Errorf("streams: change streams not running: %s", strings.Join(down, ", "))
 	}
 	if h.stalled {
-		return fmt.Errorf("streams: change stream stalled: %s (canary written %s ago not seen)",
-			forum.NotificationsCollection, time.Since(h.awaited).Round(time.Second))
+		return fmt.Errorf("streams: canary overdue on the %s change stream (written %s ago, not seen): stalled",
+			forum.NotificationsCollection, now.Sub(h.awaited).Round(time.Second))
 	}
 	return nil
+}
+
+// healthLoop checks the hub's health every second once it has caught up,
+// and when it turns bad sends every open stream away with a jittered
+// retry, so that clients move to a healthy instance; Serve refuses new
+// streams the same way while it stays bad.
+func (h *Hub) healthLoop(ctx context.Context) {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTicker(min(time.Second, h.opts.DownGrace/2, h.opts.CanaryInterval/2))
+	defer t.Stop()
+	healthy := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := h.Ready()
+		switch {
+		case err != nil && healthy:
+			h.log.Error("not healthy: sending streams away", "error", err)
+			h.engine.Kick()
+		case err == nil && !healthy:
+			h.log.Info("healthy again: taking streams")
+		}
+		healthy = err == nil
+	}
 }
 
 // Streams returns how many streams are open by topic kind: posts, comments,
 // notifications and stats. A stream counts once in each kind it listens to.
 func (h *Hub) Streams() map[string]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.streams()
-}
-
-func (h *Hub) streams() map[string]int {
-	return map[string]int{
-		postsKind:         h.counts[postsKind],
-		commentsKind:      h.counts[commentsKind],
-		notificationsKind: h.counts[notificationsKind],
-		statsKind:         h.counts[statsKind],
+	counts := h.engine.Counts()
+	m := make(map[string]int, len(kinds))
+	for _, k := range kinds {
+		m[k] = counts[k]
 	}
+	return m
 }
 
 // ChangeStreamsOpened returns how many change streams the hub has opened,
@@ -253,105 +286,47 @@ func (h *Hub) StatsComputed() int64 {
 	return h.computed.Load()
 }
 
+// LastEventID returns the id of the newest change the hub has seen in each
+// collection. A page that takes it before it reads what it shows, and
+// opens its event stream with it as the lastEventId query parameter,
+// misses no event in between, though it may get again an item it shows;
+// items carry their ids for that.
+func (h *Hub) LastEventID() string {
+	return h.engine.LastEventID()
+}
+
 // setRunning records whether a collection's change stream is running, and
 // marks the hub ready once all have caught up with their history.
 func (h *Hub) setRunning(coll string, running bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if running && !h.running[coll] && h.caughtUp < len(collections) {
-		if h.caughtUp++; h.caughtUp == len(collections) {
-			close(h.ready)
-		}
-	}
-	h.running[coll] = running
-}
-
-// publish records that the change at pos happened and, if f is not nil,
-// keeps f in the history and hands it to the listeners of topic.
-func (h *Hub) publish(pos uint64, topic string, f *frame) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.pos = max(h.pos, pos)
-	if f == nil {
-		return
-	}
-	h.hist.add(entry{topic: topic, f: f})
-	for l := range h.topics[topic] {
-		l.push(f)
-	}
-}
-
-// send hands f to the listeners of topic without keeping it.
-func (h *Hub) send(topic string, f *frame) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for l := range h.topics[topic] {
-		l.push(f)
-	}
-}
-
-// listened reports whether topic has listeners.
-func (h *Hub) listened(topic string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.topics[topic]) > 0
-}
-
-// lost records that a collection's changes until now are gone: the history
-// starts at the next second, and the listeners of the collection's topics
-// are told to reload. It returns when the history starts, which is when the
-// collection's change stream may open again.
-func (h *Hub) lost(coll string) time.Time {
-	kind := map[string]string{
-		forum.PostsCollection:         postsKind,
-		forum.CommentsCollection:      commentsKind,
-		forum.NotificationsCollection: notificationsKind,
-	}[coll]
-	start := time.Now().Truncate(time.Second).Add(time.Second)
-	f := resetFrame(resetHistoryLost)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.start = max(h.start, position(primitive.Timestamp{T: uint32(start.Unix())}))
-	h.pos = max(h.pos, h.start)
-	for topic, ls := range h.topics {
-		if kindOf(topic) == kind {
-			for l := range ls {
-				l.push(f)
+	_, wasDown := h.down[coll]
+	switch {
+	case running && wasDown:
+		delete(h.down, coll)
+		if !h.caught[coll] {
+			if h.caught[coll] = true; len(h.caught) == len(feeds) {
+				close(h.ready)
 			}
-			h.metrics.resets[resetHistoryLost].Add(float64(len(ls)))
 		}
+	case !running && !wasDown:
+		h.down[coll] = time.Now()
 	}
+}
+
+// lost records that source src's changes until now are gone: its history
+// starts at the next second, and the listeners of its topics are told to
+// reload. It returns when the history starts, which is when the change
+// stream may open again.
+func (h *Hub) lost(src int) time.Time {
+	start := time.Now().Truncate(time.Second).Add(time.Second)
+	h.reset(src, fanout.Position{Time: clusterTime(primitive.Timestamp{T: uint32(start.Unix())})})
 	return start
 }
 
-// trim drops the events older than the history keeps; the history then
-// starts at the cut.
-func (h *Hub) trim(now time.Time) {
-	cut := position(primitive.Timestamp{T: uint32(now.Add(-h.opts.History).Unix())})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.hist.trim(cut)
-	h.start = max(h.start, cut)
-	h.pos = max(h.pos, h.start)
-}
-
-// LastEventID returns the id of the newest change the hub has seen. A page
-// that takes it before it reads what it shows, and opens its event stream
-// with it as the lastEventId query parameter, misses no event in between,
-// though it may get again an item it shows; items carry their ids for that.
-func (h *Hub) LastEventID() string {
-	return string(appendID(nil, h.position()))
-}
-
-// position returns the hub's resume point: the newest position it has seen.
-func (h *Hub) position() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.pos
-}
-
-// resetFrame tells a client that it may have missed events and should reload
-// what it shows.
-func resetFrame(reason string) *frame {
-	return newPlainFrame("reset", []byte(`{"reason":"`+reason+`"}`))
+// reset tells the listeners of source src's topics to reload, and starts its
+// history at pos.
+func (h *Hub) reset(src int, pos fanout.Position) {
+	f := &feeds[src]
+	h.engine.Reset(src, pos, func(topic string) bool { return f.feeds(kindOf(topic)) }, resetHistoryLost)
 }

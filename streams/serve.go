@@ -1,141 +1,39 @@
 package streams
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"runtime/debug"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson/primitive"
+	"forum/streams/fanout"
 )
 
-const (
-	// readyWait is how long a new stream waits for the hub to catch up
-	// before it is sent away to retry.
-	readyWait = 10 * time.Second
-	// maxSkew is how far in the future an id may be: another instance may
-	// be a little ahead of this one.
-	maxSkew = time.Minute
-	// maxKeptBuffer is the largest batch buffer that goes back to the pool
-	// for the next batch.
-	maxKeptBuffer = 64 << 10
-)
+// readyWait is how long a new stream waits for the hub to catch up before
+// it is sent away to retry.
+const readyWait = 10 * time.Second
 
 // Serve streams the events of topics to the client until it goes, falls
-// behind, or the hub stops. The caller has checked that the client may
-// listen to them. A client that sends Last-Event-ID, or the lastEventId
-// query parameter, first gets every event of its topics after that id; if
-// the hub cannot tell what came after it, the client gets a reset event.
-// Serve returns when the stream ends, except that an HTTP/1.x stream takes
-// its connection over from net/http and carries on in a goroutine of its
-// own, which Run waits for.
+// behind, or the hub stops or turns unhealthy. The caller has checked that
+// the client may listen to them. A client that sends Last-Event-ID, or the
+// lastEventId query parameter, first gets every event of its topics after
+// that id; if the hub cannot tell what came after it, the client gets a
+// reset event. While the hub is not ready, clients are sent away with a
+// jittered retry delay, to come back here or go to a healthy instance.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
 	topics, kinds, err := parseTopics(topics)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no")
-	s := &stream{hub: h, w: w, rc: http.NewResponseController(w), l: newListener(topics, kinds, h.opts.QueueSize)}
 	if !h.await(r.Context()) {
-		s.write(retryFrame(time.Second, 3*time.Second))
+		fanout.Refuse(w, time.Second, 3*time.Second)
 		return
 	}
-	if refusal := h.register(s.l, r); refusal != nil {
-		s.write(refusal)
+	if err := h.Ready(); err != nil {
+		fanout.Refuse(w, 2*time.Second, 10*time.Second)
 		return
 	}
-	if r.ProtoMajor == 1 {
-		// net/http cancels the request's context when the handler returns.
-		ctx, done, err := s.hijack(context.WithoutCancel(r.Context()))
-		switch {
-		case err == nil:
-			// The handler returns, and with it net/http's goroutine, its
-			// stack and the connection's buffers, which would otherwise be
-			// most of an open stream's memory. The connection is closed
-			// before unregister, so before Run, which waits for every stream,
-			// returns: http.Server's Shutdown does not track hijacked
-			// connections.
-			go func() {
-				defer h.unregister(s.l)
-				defer done()
-				// Out of net/http's hands, a panic would otherwise take the
-				// whole server down rather than this one stream.
-				defer func() {
-					if p := recover(); p != nil {
-						h.log.Error("stream panicked", "panic", p, "stack", string(debug.Stack()))
-					}
-				}()
-				s.serve(ctx, kinds)
-			}()
-			return
-		case !errors.Is(err, http.ErrNotSupported):
-			h.unregister(s.l)
-			h.log.Warn("take over stream connection", "error", err)
-			return
-		}
-	}
-	defer h.unregister(s.l)
-	w.WriteHeader(http.StatusOK)
-	s.serve(r.Context(), kinds)
-}
-
-// serve runs the stream, logging its opening and closing.
-func (s *stream) serve(ctx context.Context, kinds []string) {
-	log := s.hub.log.With("topics", strings.Join(kinds, ","))
-	log.Info("stream opened")
-	opened := time.Now()
-	reason, err := s.run(ctx)
-	level, attrs := slog.LevelInfo, []any{"reason", reason, "duration", time.Since(opened), "events", s.events}
-	if reason == closeEvicted {
-		level = slog.LevelWarn
-	}
-	if err != nil {
-		attrs = append(attrs, "error", err)
-	}
-	log.Log(ctx, level, "stream closed", attrs...)
-}
-
-// Why a stream closed, as its log line says. Only topic kinds are logged
-// with it, never a topic's user or post id.
-const (
-	closeClientGone  = "client gone"
-	closeWriteFailed = "write failed"
-	closeEvicted     = "evicted"
-	closeShutdown    = "shutdown"
-)
-
-// parseTopics checks topics and returns them without repeats, with their
-// kinds.
-func parseTopics(topics []string) ([]string, []string, error) {
-	var ts, kinds []string
-	for _, t := range topics {
-		kind := kindOf(t)
-		if kind == "" {
-			return nil, nil, fmt.Errorf("unknown topic %q", t)
-		}
-		if !slices.Contains(ts, t) {
-			ts = append(ts, t)
-		}
-		if !slices.Contains(kinds, kind) {
-			kinds = append(kinds, kind)
-		}
-	}
-	if len(ts) == 0 {
-		return nil, nil, errors.New("no topic")
-	}
-	return ts, kinds, nil
+	h.engine.Serve(w, r, fanout.Subscription{Topics: topics, Kinds: kinds, First: h.first})
 }
 
 // await waits until the hub has caught up with its history.
@@ -150,293 +48,4 @@ func (h *Hub) await(ctx context.Context) bool {
 	case <-t.C:
 	}
 	return false
-}
-
-// register adds l to the listeners of its topics and queues what it missed,
-// in one step with respect to publish, so that it gets every event once. If
-// l may not listen now, it returns the retry frame to answer with instead.
-func (h *Hub) register(l *listener, r *http.Request) []byte {
-	id, resume := lastEventID(r)
-	now := time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	switch {
-	case h.closed:
-		return retryFrame(time.Second, 5*time.Second)
-	case h.open >= h.opts.MaxStreams:
-		return retryFrame(10*time.Second, 30*time.Second)
-	}
-	l.sent = h.pos
-	if resume {
-		if pos, reason := h.resumePoint(id, now); reason != "" {
-			l.queue = append(l.queue, resetFrame(reason))
-			h.metrics.resets[reason].Inc()
-		} else {
-			l.replay(h.hist.after(pos))
-			l.floor, l.sent = pos, pos
-			h.metrics.resumes.Inc()
-		}
-	}
-	for _, t := range l.topics {
-		if h.topics[t] == nil {
-			h.topics[t] = map[*listener]struct{}{}
-		}
-		h.topics[t][l] = struct{}{}
-	}
-	for _, k := range l.kinds {
-		h.counts[k]++
-	}
-	h.open++
-	h.serving.Add(1)
-	if slices.Contains(l.topics, StatsTopic) {
-		if h.stats != nil && now.Sub(h.statsAt) < h.opts.StatsInterval {
-			l.queue = append(l.queue, h.stats)
-		} else if !h.statsDue {
-			h.statsDue = true
-			select {
-			case h.kick <- struct{}{}:
-			default:
-			}
-		}
-	}
-	return nil
-}
-
-// lastEventID returns the id a client resumes from, if any.
-func lastEventID(r *http.Request) (string, bool) {
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		return id, true
-	}
-	id := r.URL.Query().Get("lastEventId")
-	return id, id != ""
-}
-
-// resumePoint returns the position of an id, or why there is none.
-func (h *Hub) resumePoint(id string, now time.Time) (uint64, string) {
-	pos, ok := parseID(id)
-	switch {
-	case !ok:
-		return 0, resetMalformed
-	case int64(timestamp(pos).T) > now.Add(maxSkew).Unix():
-		return 0, resetUnknown
-	case pos < h.start:
-		return 0, resetExpired
-	}
-	return pos, ""
-}
-
-// unregister removes l.
-func (h *Hub) unregister(l *listener) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, t := range l.topics {
-		delete(h.topics[t], l)
-		if len(h.topics[t]) == 0 {
-			delete(h.topics, t)
-		}
-	}
-	for _, k := range l.kinds {
-		h.counts[k]--
-	}
-	h.open--
-	h.serving.Done()
-}
-
-// sendUnread queues the unread count of each user whose notifications l
-// listens to.
-func (h *Hub) sendUnread(ctx context.Context, l *listener) {
-	for _, t := range l.topics {
-		hex, ok := strings.CutPrefix(t, notificationsKind+":")
-		if !ok {
-			continue
-		}
-		id, _ := primitive.ObjectIDFromHex(hex)
-		n, err := h.store.UnreadCount(ctx, id)
-		if err != nil {
-			h.log.Warn("count unread notifications", "user", hex, "error", err)
-			continue
-		}
-		l.pushUnread(unreadFrame(n))
-	}
-}
-
-// unreadFrame is a user's unread count.
-func unreadFrame(n int64) *frame {
-	f := newPlainFrame("unread", fmt.Appendf(nil, `{"count":%d}`, n))
-	f.unread = true
-	return f
-}
-
-// stream writes a listener's frames to its client.
-type stream struct {
-	hub *Hub
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	// conn is the client's connection once the stream has taken it over
-	// from net/http, and frames are written to it rather than to w.
-	conn net.Conn
-	// head is the response head yet to be written to conn: it goes out
-	// with the first frame, in one write.
-	head   []byte
-	l      *listener
-	events int // frames written, heartbeats aside
-	// deadline is the write deadline set on the connection.
-	deadline time.Time
-}
-
-// run writes the client's resume point, then queued frames as they come,
-// and a heartbeat when the stream is quiet, until the client goes, falls
-// behind, or the hub stops. It returns why it stopped, and the write error
-// if one stopped it.
-func (s *stream) run(ctx context.Context) (string, error) {
-	// The first frame is the client's resume point, so that even a client
-	// that gets no event before it reconnects resumes without a gap.
-	first := appendHeartbeat(s.head, s.l.sent)
-	s.head = nil
-	if err := s.write(first); err != nil {
-		return closeWriteFailed, err
-	}
-	s.hub.sendUnread(ctx, s.l)
-	beat := time.NewTicker(s.hub.opts.Heartbeat)
-	defer beat.Stop()
-	var spare []*frame
-	for {
-		heartbeat := false
-		select {
-		case <-s.l.signal:
-		case <-beat.C:
-			heartbeat = true
-		case <-ctx.Done():
-			return closeClientGone, nil
-		case <-s.hub.done:
-			s.write(retryFrame(time.Second, 5*time.Second))
-			return closeShutdown, nil
-		}
-		var pos uint64
-		if heartbeat {
-			pos = s.hub.position()
-		}
-		frames, evicted := s.l.take(spare)
-		if evicted {
-			s.hub.metrics.evicted.Inc()
-			return closeEvicted, nil
-		}
-		// Batches are built in pooled buffers: a stream holds none while it
-		// waits, which is most of the time.
-		bp := batches.Get().(*[]byte)
-		buf, written := s.l.appendBatch((*bp)[:0], frames)
-		if heartbeat {
-			s.l.sent = max(s.l.sent, pos)
-			buf = appendHeartbeat(buf, s.l.sent)
-		}
-		var err error
-		if len(buf) > 0 {
-			// One clock reading sets the deadline and dates the delivery:
-			// the clock costs more than the metrics.
-			now := time.Now()
-			if err = s.writeAt(now, buf); err == nil {
-				s.hub.metrics.written(written, now)
-				s.events += len(written)
-			}
-		}
-		if cap(buf) <= maxKeptBuffer {
-			*bp = buf[:0]
-			batches.Put(bp)
-		}
-		if err != nil {
-			return closeWriteFailed, err
-		}
-		clear(frames)
-		spare = frames
-	}
-}
-
-// batches holds the buffers that streams build their write batches in.
-var batches = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4<<10)
-	return &b
-}}
-
-// hijack takes an HTTP/1.x connection over from net/http. Writing frames
-// straight to the connection skips net/http's buffers, chunked encoding and
-// flushes, about a fifth of a delivery's CPU time on loopback, and frees its
-// response buffer. The body has no framing: it ends when the
-// connection closes, which the head announces. The returned context ends
-// when the client goes or sends anything, since net/http no longer watches
-// the connection; done closes the connection and waits for the watch to
-// end. The response head is left for run to write with the first frame.
-// The error is http.ErrNotSupported if w cannot be taken over.
-func (s *stream) hijack(ctx context.Context) (context.Context, func(), error) {
-	conn, rw, err := s.rc.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	// The server's timeouts may have left deadlines on the connection;
-	// writes set their own, and the watch below must wait for good.
-	if err := conn.SetDeadline(time.Time{}); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	// An event-stream client sends nothing after its request: bytes it has
-	// sent since are not a request this connection will answer, so, like
-	// bytes that come later, they end the stream.
-	if rw.Reader.Buffered() > 0 {
-		cancel()
-	}
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		defer cancel()
-		conn.Read(make([]byte, 1))
-	}()
-	done := func() {
-		conn.Close()
-		<-watched
-	}
-	s.conn = conn
-	s.head = appendHead(nil, s.w.Header())
-	return ctx, done, nil
-}
-
-// appendHead appends the head of a stream's response with header h to b.
-func appendHead(b []byte, h http.Header) []byte {
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	h.Write(&head)
-	head.WriteString("Connection: close\r\n\r\n")
-	return append(b, head.Bytes()...)
-}
-
-// write writes b in one write and flushes it, within the write timeout.
-func (s *stream) write(b []byte) error {
-	return s.writeAt(time.Now(), b)
-}
-
-// writeAt is write at time now. The deadline is moved only once less than
-// half the write timeout is left, which bounds every write by the timeout
-// without resetting the connection's timer on each delivery.
-func (s *stream) writeAt(now time.Time, b []byte) error {
-	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
-		s.deadline = now.Add(s.hub.opts.WriteTimeout)
-		var err error
-		if s.conn != nil {
-			err = s.conn.SetWriteDeadline(s.deadline)
-		} else {
-			err = s.rc.SetWriteDeadline(s.deadline)
-		}
-		if err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-	}
-	if s.conn != nil {
-		_, err := s.conn.Write(b)
-		return err
-	}
-	if len(b) > 0 {
-		if _, err := s.w.Write(b); err != nil {
-			return err
-		}
-	}
-	return s.rc.Flush()
 }

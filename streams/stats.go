@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"forum/forum"
+	"forum/streams/fanout"
 )
 
 // statsEvent is the data of a stats event.
@@ -26,8 +27,8 @@ func (h *Hub) statsLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			h.trim(now)
-			if !h.listened(StatsTopic) {
+			h.engine.Trim(now)
+			if !h.engine.Listened(StatsTopic) {
 				continue
 			}
 		case <-h.kick:
@@ -51,13 +52,29 @@ func (h *Hub) computeStats(ctx context.Context) {
 		return
 	}
 	now := time.Now()
-	data, err := json.Marshal(statsEvent{Stats: st, Streams: h.streams(), At: now.UTC().Format(time.RFC3339)})
+	data, err := json.Marshal(statsEvent{Stats: st, Streams: h.Streams(), At: now.UTC().Format(time.RFC3339)})
 	if err != nil {
 		h.log.Error("encode stats", "error", err)
 		return
 	}
-	h.stats, h.statsAt = newPlainFrame("stats", data), now
-	for l := range h.topics[StatsTopic] {
-		l.push(h.stats)
+	h.stats, h.statsAt = fanout.NewState(StatsTopic, "stats", data), now
+	h.engine.Send(StatsTopic, h.stats)
+}
+
+// firstStats gives a new viewer the latest snapshot if it is fresh, or asks
+// for one, which goes to every viewer.
+func (h *Hub) firstStats(l *fanout.Listener) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stats != nil && time.Since(h.statsAt) < h.opts.StatsInterval {
+		l.PushFirst(h.stats)
+		return
+	}
+	if !h.statsDue {
+		h.statsDue = true
+		select {
+		case h.kick <- struct{}{}:
+		default:
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package streams
+package fanout
 
 import (
 	"testing"
@@ -7,10 +7,10 @@ import (
 
 // Every stream records each of its writes: that must cost no allocation.
 func TestRecordingAWriteDoesNotAllocate(t *testing.T) {
-	m := newMetrics()
-	event := newFrame(1, "post", []byte(`{}`))
-	event.at = time.Now().Add(-time.Millisecond)
-	frames := []*frame{event, unreadFrame(3), resetFrame(resetExpired)}
+	m := newMetrics(nil)
+	v := []Position{{Time: 1}}
+	event := newEvent(0, v[0], v, "post", []byte(`{}`), time.Now().Add(-time.Millisecond))
+	frames := []*Frame{event, NewState("count", "count", []byte("3")), resetFrame(ResetExpired)}
 	now := time.Now()
 	if n := testing.AllocsPerRun(100, func() { m.written(frames, now) }); n != 0 {
 		t.Fatalf("%v allocations per write", n)

@@ -1,0 +1,139 @@
+package fanout
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// Listener is one open stream. The hub pushes frames into its queue without
+// ever waiting; the goroutine that serves it takes them and writes them.
+type Listener struct {
+	topics []string
+	kinds  []string      // the kinds its topics count under
+	signal chan struct{} // capacity 1: a push may have happened since the last take
+
+	// Owned by the serving goroutine; set by the hub before serving begins.
+	floor []Position // the id it resumed from: it has every event up to it
+	sent  []Position // the id it was last told, by source
+
+	mu      sync.Mutex
+	queue   []*Frame
+	max     int      // queue length at which it is cut off
+	size    int      // max after the first take
+	evicted bool     // it fell behind and is cut off
+	keys    []string // state keys pushed to it
+}
+
+// newListener returns a listener whose signal is set, so that what it is
+// given before it is served gets written first.
+func newListener(topics, kinds []string, size, sources int) *Listener {
+	l := &Listener{
+		topics: topics, kinds: kinds, signal: make(chan struct{}, 1), max: size, size: size,
+		floor: make([]Position, sources), sent: make([]Position, sources),
+	}
+	l.wake()
+	return l
+}
+
+// Topics returns the topics l listens to.
+func (l *Listener) Topics() []string {
+	return l.topics
+}
+
+// push queues f, or cuts the listener off if its queue is full. It never
+// blocks.
+func (l *Listener) push(f *Frame) {
+	l.mu.Lock()
+	l.enqueue(f)
+	if f.key != "" && !slices.Contains(l.keys, f.key) {
+		l.keys = append(l.keys, f.key)
+	}
+	l.mu.Unlock()
+	l.wake()
+}
+
+// PushFirst queues f, a state frame that the listener gets when it opens
+// (a count, a snapshot), unless a newer frame of its key was pushed to it
+// since it registered.
+func (l *Listener) PushFirst(f *Frame) {
+	l.mu.Lock()
+	if !slices.Contains(l.keys, f.key) {
+		l.enqueue(f)
+	}
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *Listener) enqueue(f *Frame) {
+	switch {
+	case l.evicted:
+	case len(l.queue) >= l.max:
+		l.evicted = true
+		clear(l.queue)
+		l.queue = l.queue[:0]
+	default:
+		l.queue = append(l.queue, f)
+	}
+}
+
+func (l *Listener) wake() {
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+// replay queues the history a listener resumes with, in the order of
+// their times: the history has each source's events in order, but one
+// source's may have been published late, behind another's. Being bounded
+// by the history, the replay may exceed the queue size.
+func (l *Listener) replay(events []entry) {
+	for _, e := range events {
+		if l.floor[e.f.src].Less(e.f.pos) && slices.Contains(l.topics, e.topic) {
+			l.queue = append(l.queue, e.f)
+		}
+	}
+	slices.SortStableFunc(l.queue, func(a, b *Frame) int { return cmp.Compare(a.pos.Time, b.pos.Time) })
+	l.max = len(l.queue) + l.size
+}
+
+// take returns the queued frames and whether the listener is cut off. The
+// queue goes on in spare, an empty slice the caller is done with.
+func (l *Listener) take(spare []*Frame) ([]*Frame, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.queue
+	l.queue = spare[:0]
+	l.max = l.size
+	return q, l.evicted
+}
+
+// appendBatch appends frames to dst in their order. A frame the client had
+// before it resumed is left out. A frame whose id is at or after what the
+// client was told in every source goes as it is; otherwise, which happens
+// when this instance is behind the one the client came from in some
+// source, it goes with the id that combines both, so that the client's
+// resume point never moves back in any source. It returns dst and the
+// frames it appended, which it keeps at the front of frames, in their order.
+func (l *Listener) appendBatch(dst []byte, frames []*Frame) ([]byte, []*Frame) {
+	n := 0
+	for _, f := range frames {
+		switch {
+		case f.src < 0:
+			dst = append(dst, f.full...)
+		case !l.floor[f.src].Less(f.pos):
+			continue
+		case covers(f.vec, l.sent):
+			dst = append(dst, f.full...)
+			copy(l.sent, f.vec)
+		default:
+			raise(l.sent, f.vec)
+			dst = appendIDLine(dst, l.sent)
+			dst = append(dst, f.bare...)
+		}
+		frames[n] = f
+		n++
+	}
+	return dst, frames[:n]
+}

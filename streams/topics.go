@@ -1,0 +1,79 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// Topics a client can listen to. Their names and kinds are defined here
+// only; pages tell the browser which topics they show.
+const (
+	// PostsTopic carries every new post as event "post".
+	PostsTopic = "posts"
+	// StatsTopic carries the forum's totals as event "stats".
+	StatsTopic = "stats"
+)
+
+// Topic kinds: what a topic counts as in Streams and in log lines, without
+// its user or post id.
+const (
+	postsKind         = "posts"
+	commentsKind      = "comments"
+	notificationsKind = "notifications"
+	statsKind         = "stats"
+)
+
+// kinds are all topic kinds.
+var kinds = []string{postsKind, commentsKind, notificationsKind, statsKind}
+
+// CommentsTopic returns the topic of a post's new comments, event "comment".
+func CommentsTopic(postID primitive.ObjectID) string {
+	return commentsKind + ":" + postID.Hex()
+}
+
+// NotificationsTopic returns the topic of a user's new notifications, event
+// "notification", and of their unread count, event "unread".
+func NotificationsTopic(userID primitive.ObjectID) string {
+	return notificationsKind + ":" + userID.Hex()
+}
+
+// kindOf returns the kind of a topic, or "" if it is no topic.
+func kindOf(topic string) string {
+	if topic == PostsTopic || topic == StatsTopic {
+		return topic
+	}
+	kind, hex, _ := strings.Cut(topic, ":")
+	if kind != commentsKind && kind != notificationsKind {
+		return ""
+	}
+	if id, err := primitive.ObjectIDFromHex(hex); err != nil || id.Hex() != hex {
+		return ""
+	}
+	return kind
+}
+
+// parseTopics checks topics and returns them without repeats, with their
+// kinds.
+func parseTopics(topics []string) ([]string, []string, error) {
+	var ts, ks []string
+	for _, t := range topics {
+		kind := kindOf(t)
+		if kind == "" {
+			return nil, nil, fmt.Errorf("unknown topic %q", t)
+		}
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+		if !slices.Contains(ks, kind) {
+			ks = append(ks, kind)
+		}
+	}
+	if len(ts) == 0 {
+		return nil, nil, errors.New("no topic")
+	}
+	return ts, ks, nil
+}
