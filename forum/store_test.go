@@ -480,12 +480,26 @@ func TestNewStoreBackfillsParticipantsOfOldPosts(t *testing.T) {
 		if _, err := db.Collection(forum.CommentsCollection).InsertOne(ctx, c); err != nil {
 			t.Fatal(err)
 		}
+		fresh, err := s.CreatePost(ctx, alice, "New", "post")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored bson.M
+		if err := db.Collection(forum.PostsCollection).FindOne(ctx, bson.M{"_id": fresh.ID}).Decode(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if ps, ok := stored["participants"].(bson.A); !ok || len(ps) != 0 || stored["title"] != "New" {
+			t.Fatalf("a new post is stored with an empty participants list beside its fields: got %v", stored)
+		}
 		if _, err := db.Collection("meta").DeleteMany(ctx, bson.M{}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := forum.NewStore(ctx, db, nil)
+		s, err = forum.NewStore(ctx, db, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if n, _ := db.Collection(forum.PostsCollection).CountDocuments(ctx, bson.M{"participants": bson.M{"$exists": false}}); n != 0 {
+			t.Fatalf("posts without participants after the backfill: got %d, want 0", n)
 		}
 		if _, err := s.CreateComment(ctx, carol, old.ID, "new comment"); err != nil {
 			t.Fatal(err)
