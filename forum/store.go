@@ -29,10 +29,10 @@ const (
 	MaxNotifications = 200
 )
 
-// WriteTimeout bounds every write the store makes. Writes do not follow the
+// writeTimeout bounds every write the store makes. Writes do not follow the
 // caller's cancellation (see detach), so this is what stops a write that
 // cannot finish, for instance while a replica set has no primary.
-const WriteTimeout = 10 * time.Second
+const writeTimeout = 10 * time.Second
 
 // metaCollection keeps the store's own bookkeeping, such as which one-time
 // migrations have run. No change stream watches it.
@@ -154,9 +154,9 @@ func dropIndexes(ctx context.Context, coll lungo.ICollection, names []string) er
 // backfillParticipants gives every post stored before posts kept their
 // participants the list of its commenters, once: a marker in the meta
 // collection records that it ran, so that later starts cost one lookup
-// instead of a scan of all posts. Each post is set in its own transaction with
-// a filter on the field's absence, so a comment made meanwhile by a running
-// instance is neither lost nor counted twice.
+// instead of a scan of all posts. The commenters are added to the set rather
+// than set, so a comment that another instance makes meanwhile, which adds its
+// author itself, is kept, and two instances starting together agree.
 func (s *Store) backfillParticipants(ctx context.Context) error {
 	meta := s.db.Collection(metaCollection)
 	err := meta.FindOne(ctx, bson.M{"_id": participantsMigration}).Err()
@@ -173,15 +173,11 @@ func (s *Store) backfillParticipants(ctx context.Context) error {
 		return fmt.Errorf("find posts without participants: %w", err)
 	}
 	for _, p := range missing {
-		err := s.inTransaction(ctx, func(ctx context.Context) error {
-			ids, err := s.commenters(ctx, p.ID)
-			if err != nil {
-				return err
-			}
-			_, err = s.posts.UpdateOne(ctx, bson.M{"_id": p.ID, "participants": bson.M{"$exists": false}}, bson.M{"$set": bson.M{"participants": ids}})
-			return err
-		})
+		ids, err := s.commenters(ctx, p.ID)
 		if err != nil {
+			return err
+		}
+		if _, err := s.posts.UpdateOne(ctx, bson.M{"_id": p.ID}, bson.M{"$addToSet": bson.M{"participants": bson.M{"$each": ids}}}); err != nil {
 			return fmt.Errorf("backfill participants of %s: %w", p.ID.Hex(), err)
 		}
 	}
@@ -192,14 +188,14 @@ func (s *Store) backfillParticipants(ctx context.Context) error {
 }
 
 // detach returns the context a write runs under: ctx's values without its
-// cancellation, bounded by WriteTimeout. A client that hangs up mid-request
-// cancels its request's context; a write that followed it could stop between
-// two of its steps on a back end that does not roll back on cancellation, and
-// would at best waste the work done. The store detaches rather than each
-// handler because every caller, the web handlers and the seeder alike, needs
-// the same guarantee.
+// cancellation, bounded by writeTimeout. A client that hangs up cancels its
+// request's context. A transaction that followed it would be aborted as a
+// whole, which is safe but drops an action the person may believe they sent;
+// a single write could be cut off with no one knowing whether it landed.
+// The store detaches rather than each handler because every caller, the web
+// handlers and the seeder alike, needs the same guarantee.
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), WriteTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 }
 
 // inTransaction runs fn as one multi-document transaction, detached from ctx's
