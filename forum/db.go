@@ -1,24 +1,32 @@
 package forum
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/256dpi/lungo"
 	"github.com/256dpi/lungo/bsonkit"
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
 )
 
 // DB is an open database: the embedded lungo store, or a MongoDB deployment.
 type DB struct {
 	Client   lungo.IClient
 	Database lungo.IDatabase
+	// Topology describes the MongoDB deployment Connect reached, for the
+	// caller to log; it is empty for the embedded store.
+	Topology string
 	engine   *lungo.Engine
 	lock     *os.File
 }
@@ -77,20 +85,80 @@ func waitPastOplog(engine *lungo.Engine) {
 	}
 }
 
-// Connect connects to the MongoDB deployment at uri, which must be a replica
-// set for change streams, and uses the database called name.
+// connectTimeout bounds finding and questioning the deployment at start.
+const connectTimeout = 10 * time.Second
+
+// Connect connects to the MongoDB deployment at uri and uses the database
+// called name. It refuses a deployment without change streams, that is a
+// standalone server, and describes the one it reached in DB.Topology.
+//
+// Writes and reads are majority-acknowledged whatever uri says: change streams
+// report only majority-committed writes, so a write acknowledged sooner (the
+// default of a replica set with an arbiter is w:1) could be shown to its
+// author and then lost in a failover without any stream having reported it.
+// Operations are bounded by their contexts (the store bounds every write)
+// rather than by a client-wide timeout, which would also cut the change
+// streams' long-polling reads.
 func Connect(ctx context.Context, uri, name string) (*DB, error) {
-	client, err := lungo.Connect(ctx, options.Client().ApplyURI(uri))
+	opts := options.Client().ApplyURI(uri).
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadConcern(readconcern.Majority()).
+		SetServerSelectionTimeout(connectTimeout)
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("MongoDB URI: %w", err)
+	}
+	host := strings.Join(opts.Hosts, ",")
+	client, err := lungo.Connect(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to MongoDB: %w", err)
+		return nil, fmt.Errorf("connect to MongoDB at %s: %w", host, err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	if err := client.Ping(pctx, nil); err != nil {
+	var h hello
+	if err := client.Database("admin").RunCommand(hctx, bson.D{{Key: "hello", Value: 1}}).Decode(&h); err != nil {
 		client.Disconnect(ctx)
-		return nil, fmt.Errorf("reach MongoDB: %w", err)
+		return nil, fmt.Errorf("reach MongoDB at %s: %w", host, err)
 	}
-	return &DB{Client: client, Database: client.Database(name)}, nil
+	topology, err := checkTopology(host, h)
+	if err != nil {
+		client.Disconnect(ctx)
+		return nil, err
+	}
+	return &DB{Client: client, Database: client.Database(name), Topology: topology}, nil
+}
+
+// hello is the part of a server's reply to the hello command that tells what
+// kind of deployment it belongs to.
+type hello struct {
+	IsWritablePrimary bool   `bson:"isWritablePrimary"`
+	Secondary         bool   `bson:"secondary"`
+	ArbiterOnly       bool   `bson:"arbiterOnly"`
+	SetName           string `bson:"setName"`
+	Primary           string `bson:"primary"`
+	Me                string `bson:"me"`
+	// Msg is "isdbgrid" from a mongos.
+	Msg string `bson:"msg"`
+}
+
+// checkTopology decides from a hello reply whether the server at host can
+// carry the forum, which needs change streams and a primary to write to, and
+// describes the deployment.
+func checkTopology(host string, h hello) (string, error) {
+	const see = "the forum needs a replica set or a sharded cluster (change streams): see README 'Using a real MongoDB'"
+	switch {
+	case h.Msg == "isdbgrid":
+		return fmt.Sprintf("sharded cluster through mongos at %s", host), nil
+	case h.SetName == "":
+		return "", fmt.Errorf("MongoDB at %s is a standalone server; %s", host, see)
+	case h.IsWritablePrimary:
+		return fmt.Sprintf("replica set %s, primary %s", h.SetName, cmp.Or(h.Primary, h.Me, host)), nil
+	case h.ArbiterOnly:
+		return "", fmt.Errorf("MongoDB at %s is an arbiter of replica set %s and holds no data; connect to the replica set's data-bearing members", host, h.SetName)
+	case h.Secondary:
+		return "", fmt.Errorf("MongoDB at %s is a secondary of replica set %s (primary: %s) and takes no writes; connect to the replica set without directConnection", host, h.SetName, cmp.Or(h.Primary, "none"))
+	default:
+		return "", fmt.Errorf("MongoDB at %s is a member of replica set %s that is neither primary nor secondary (starting, recovering or removed)", host, h.SetName)
+	}
 }
 
 // Close closes the database and releases the data file.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/256dpi/lungo"
@@ -14,7 +15,9 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -25,6 +28,38 @@ const (
 	// MaxNotifications is how many notifications a listing returns at most.
 	MaxNotifications = 200
 )
+
+// writeTimeout bounds every write the store makes. Writes do not follow the
+// caller's cancellation (see detach), so this is what stops a write that
+// cannot finish, for instance while a replica set has no primary.
+const writeTimeout = 10 * time.Second
+
+// metaCollection keeps the store's own bookkeeping, such as which one-time
+// migrations have run. No change stream watches it.
+const metaCollection = "meta"
+
+// participantsMigration names the one-time backfill of posts' participants.
+const participantsMigration = "participants"
+
+// Index names that earlier versions created. Their keys were prefixes of the
+// sorts that use them, so the sorts' trailing _id was done in memory; NewStore
+// drops them so an existing store does not keep both.
+var oldIndexes = map[string][]string{
+	CommentsCollection:      {"postId_1_createdAt_1"},
+	NotificationsCollection: {"userId_1_createdAt_-1"},
+}
+
+// txnOptions are those of every transaction: snapshot reads and a majority
+// write concern, so that a committed action survives a failover and change
+// streams, which see only majority-committed writes, report it.
+var txnOptions = options.Transaction().
+	SetReadConcern(readconcern.Snapshot()).
+	SetWriteConcern(writeconcern.Majority()).
+	SetReadPreference(readpref.Primary())
+
+// postWithoutParticipants leaves the participants out of posts read for
+// display: a busy thread's list can be long, and only CreateComment needs it.
+var postWithoutParticipants = bson.M{"participants": 0}
 
 // Store keeps users, posts, comments and notifications in a database reached
 // through lungo's driver interfaces.
@@ -53,21 +88,129 @@ func NewStore(ctx context.Context, db lungo.IDatabase, admins []string) (*Store,
 			s.admins[strings.ToLower(a)] = true
 		}
 	}
+	if err := s.createIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.backfillParticipants(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// createIndexes creates the indexes the store's queries use, each matching
+// its query's sort key for key so that no sort is done in memory, and drops
+// the indexes of earlier versions.
+func (s *Store) createIndexes(ctx context.Context) error {
 	indexes := []struct {
 		coll  lungo.ICollection
 		model mongo.IndexModel
 	}{
 		{s.users, mongo.IndexModel{Keys: bson.D{{Key: "nameKey", Value: 1}}, Options: options.Index().SetUnique(true)}},
 		{s.posts, mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
-		{s.comments, mongo.IndexModel{Keys: bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}}}},
-		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}}}},
+		{s.comments, mongo.IndexModel{Keys: bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}}},
+		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
+		// UnreadCount is answered from this index alone.
+		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "read", Value: 1}}}},
 	}
 	for _, ix := range indexes {
 		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
-			return nil, fmt.Errorf("create index on %s: %w", ix.coll.Name(), err)
+			return fmt.Errorf("create index on %s: %w", ix.coll.Name(), err)
 		}
 	}
-	return s, nil
+	for coll, names := range oldIndexes {
+		if err := dropIndexes(ctx, s.db.Collection(coll), names); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropIndexes drops those of the named indexes that coll has. Both back ends
+// fail to drop an index that does not exist, hence the listing first.
+func dropIndexes(ctx context.Context, coll lungo.ICollection, names []string) error {
+	cur, err := coll.Indexes().List(ctx)
+	if err != nil {
+		return fmt.Errorf("list indexes of %s: %w", coll.Name(), err)
+	}
+	var have []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &have); err != nil {
+		return fmt.Errorf("list indexes of %s: %w", coll.Name(), err)
+	}
+	for _, h := range have {
+		for _, n := range names {
+			if h.Name != n {
+				continue
+			}
+			if _, err := coll.Indexes().DropOne(ctx, n); err != nil {
+				return fmt.Errorf("drop index %s of %s: %w", n, coll.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// backfillParticipants gives every post stored before posts kept their
+// participants the list of its commenters, once: a marker in the meta
+// collection records that it ran, so that later starts cost one lookup
+// instead of a scan of all posts. The commenters are added to the set rather
+// than set, so a comment that another instance makes meanwhile, which adds its
+// author itself, is kept, and two instances starting together agree.
+func (s *Store) backfillParticipants(ctx context.Context) error {
+	meta := s.db.Collection(metaCollection)
+	err := meta.FindOne(ctx, bson.M{"_id": participantsMigration}).Err()
+	if err == nil {
+		return nil
+	} else if !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("check migration %s: %w", participantsMigration, err)
+	}
+	var missing []struct {
+		ID primitive.ObjectID `bson:"_id"`
+	}
+	opts := options.Find().SetProjection(bson.M{"_id": 1})
+	if err := s.findAll(ctx, s.posts, bson.M{"participants": bson.M{"$exists": false}}, opts, &missing); err != nil {
+		return fmt.Errorf("find posts without participants: %w", err)
+	}
+	for _, p := range missing {
+		ids, err := s.commenters(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.posts.UpdateOne(ctx, bson.M{"_id": p.ID}, bson.M{"$addToSet": bson.M{"participants": bson.M{"$each": ids}}}); err != nil {
+			return fmt.Errorf("backfill participants of %s: %w", p.ID.Hex(), err)
+		}
+	}
+	if _, err := meta.InsertOne(ctx, bson.M{"_id": participantsMigration, "at": now()}); err != nil && !lungo.IsUniquenessError(err) {
+		return fmt.Errorf("record migration %s: %w", participantsMigration, err)
+	}
+	return nil
+}
+
+// detach returns the context a write runs under: ctx's values without its
+// cancellation, bounded by writeTimeout. A client that hangs up cancels its
+// request's context. A transaction that followed it would be aborted as a
+// whole, which is safe but drops an action the person may believe they sent;
+// a single write could be cut off with no one knowing whether it landed.
+// The store detaches rather than each handler because every caller, the web
+// handlers and the seeder alike, needs the same guarantee.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+}
+
+// inTransaction runs fn as one multi-document transaction, detached from ctx's
+// cancellation: all of fn's writes are applied or none. fn must use the
+// context it is given, which carries the transaction, and may run more than
+// once, as MongoDB retries transactions that conflict with another.
+func (s *Store) inTransaction(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	return s.db.Client().UseSession(ctx, func(sc lungo.ISessionContext) error {
+		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (any, error) {
+			return nil, fn(tc)
+		}, txnOptions)
+		return err
+	})
 }
 
 // Database returns the database the store keeps its collections in.
@@ -87,6 +230,8 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 		return nil, err
 	}
 	key := strings.ToLower(name)
+	// The count spares the hashing for a name that is plainly taken; the
+	// unique index on nameKey decides between two registrations that race.
 	n, err := s.users.CountDocuments(ctx, bson.M{"nameKey": key})
 	if err != nil {
 		return nil, fmt.Errorf("check name %s: %w", name, err)
@@ -99,7 +244,9 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	u := &User{ID: primitive.NewObjectID(), Name: name, NameKey: key, PasswordHash: hash, CreatedAt: now()}
-	if _, err := s.users.InsertOne(ctx, u); err != nil {
+	wctx, cancel := detach(ctx)
+	defer cancel()
+	if _, err := s.users.InsertOne(wctx, u); err != nil {
 		if lungo.IsUniquenessError(err) {
 			return nil, nameTaken(name)
 		}
@@ -148,8 +295,8 @@ func (s *Store) User(ctx context.Context, id primitive.ObjectID) (*User, error) 
 	return s.withRole(&u), nil
 }
 
-func (s *Store) findOne(ctx context.Context, coll lungo.ICollection, id primitive.ObjectID, what string, out any) error {
-	err := coll.FindOne(ctx, bson.M{"_id": id}).Decode(out)
+func (s *Store) findOne(ctx context.Context, coll lungo.ICollection, id primitive.ObjectID, what string, out any, opts ...*options.FindOneOptions) error {
+	err := coll.FindOne(ctx, bson.M{"_id": id}, opts...).Decode(out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Errorf(ENOTFOUND, "No %s with id %s.", what, id.Hex())
 	} else if err != nil {
@@ -169,7 +316,9 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 		return nil, err
 	}
 	p := &Post{ID: primitive.NewObjectID(), Title: title, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
-	if _, err := s.posts.InsertOne(ctx, p); err != nil {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if _, err := s.posts.InsertOne(ctx, postDoc{Post: p, Participants: []primitive.ObjectID{}}); err != nil {
 		return nil, fmt.Errorf("insert post: %w", err)
 	}
 	return p, nil
@@ -178,7 +327,7 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 // Post returns the post with this id.
 func (s *Store) Post(ctx context.Context, id primitive.ObjectID) (*Post, error) {
 	var p Post
-	if err := s.findOne(ctx, s.posts, id, "post", &p); err != nil {
+	if err := s.findOne(ctx, s.posts, id, "post", &p, options.FindOne().SetProjection(postWithoutParticipants)); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -201,7 +350,7 @@ func (s *Store) Posts(ctx context.Context, limit int, before primitive.ObjectID)
 			bson.M{"createdAt": b.CreatedAt, "_id": bson.M{"$lt": b.ID}},
 		}}
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit))
+	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)).SetProjection(postWithoutParticipants)
 	posts := []*Post{}
 	if err := s.findAll(ctx, s.posts, filter, opts, &posts); err != nil {
 		return nil, fmt.Errorf("list posts: %w", err)
@@ -217,29 +366,63 @@ func (s *Store) findAll(ctx context.Context, coll lungo.ICollection, filter any,
 	return cur.All(ctx, out)
 }
 
+// postDoc is a post as stored: its participants, the ids of everyone who
+// commented on it, are kept beside the fields a Post shows. The list starts
+// empty rather than missing, which would mark the post for the backfill.
+type postDoc struct {
+	*Post        `bson:",inline"`
+	Participants []primitive.ObjectID `bson:"participants"`
+}
+
 // CreateComment adds a comment by author to a post, and notifies the post's
-// author and everyone who commented on it before, except author.
+// author and everyone who commented on it before, except author. The comment,
+// the post's count and participants, and the notifications are written in
+// one transaction: all of them or none.
 func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string) (*Comment, error) {
 	body, err := CleanText("Comment", body, MaxCommentLen)
 	if err != nil {
 		return nil, err
 	}
-	post, err := s.Post(ctx, postID)
-	if err != nil {
-		return nil, err
-	}
-	earlier, err := s.commenters(ctx, postID)
-	if err != nil {
-		return nil, err
-	}
 	c := &Comment{ID: primitive.NewObjectID(), PostID: postID, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
-	if _, err := s.comments.InsertOne(ctx, c); err != nil {
-		return nil, fmt.Errorf("insert comment: %w", err)
+	err = s.inTransaction(ctx, func(ctx context.Context) error {
+		if _, err := s.comments.InsertOne(ctx, c); err != nil {
+			return fmt.Errorf("insert comment: %w", err)
+		}
+		// The post as it was before this comment: its participants are the
+		// earlier commenters. Reading and updating it in one step inside the
+		// transaction makes two concurrent commenters conflict, and MongoDB
+		// retries the later one, which then sees the first.
+		var post struct {
+			Title        string               `bson:"title"`
+			AuthorID     primitive.ObjectID   `bson:"authorId"`
+			Participants []primitive.ObjectID `bson:"participants"`
+		}
+		err := s.posts.FindOneAndUpdate(ctx, bson.M{"_id": postID},
+			bson.M{"$inc": bson.M{"comments": 1}, "$addToSet": bson.M{"participants": author.ID}},
+			options.FindOneAndUpdate().SetProjection(bson.M{"title": 1, "authorId": 1, "participants": 1}),
+		).Decode(&post)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return Errorf(ENOTFOUND, "No post with id %s.", postID.Hex())
+		} else if err != nil {
+			return fmt.Errorf("count comment on post %s: %w", postID.Hex(), err)
+		}
+		docs := notifyComment(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
+		if len(docs) > 0 {
+			if _, err := s.notifications.InsertMany(ctx, docs); err != nil {
+				return fmt.Errorf("insert notifications: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if _, err := s.posts.UpdateOne(ctx, bson.M{"_id": postID}, bson.M{"$inc": bson.M{"comments": 1}}); err != nil {
-		return nil, fmt.Errorf("count comment on post %s: %w", postID.Hex(), err)
-	}
-	recipients := append([]primitive.ObjectID{post.AuthorID}, earlier...)
+	return c, nil
+}
+
+// notifyComment returns the notifications of comment c on the post titled
+// title, one for each of recipients except its author, each once.
+func notifyComment(author *User, c *Comment, title string, recipients []primitive.ObjectID) []any {
 	seen := map[primitive.ObjectID]bool{author.ID: true}
 	var docs []any
 	for _, r := range recipients {
@@ -249,31 +432,31 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		seen[r] = true
 		docs = append(docs, &Notification{
 			ID: primitive.NewObjectID(), UserID: r, Kind: NotificationComment,
-			PostID: postID, CommentID: c.ID, Actor: author.Name,
-			Message:   fmt.Sprintf("%s commented on “%s”", author.Name, truncate(post.Title, 60)),
+			PostID: c.PostID, CommentID: c.ID, Actor: author.Name,
+			Message:   fmt.Sprintf("%s commented on “%s”", author.Name, truncate(title, 60)),
 			CreatedAt: c.CreatedAt,
 		})
 	}
-	if len(docs) > 0 {
-		if _, err := s.notifications.InsertMany(ctx, docs); err != nil {
-			return nil, fmt.Errorf("insert notifications: %w", err)
-		}
-	}
-	return c, nil
+	return docs
 }
 
-// commenters returns the ids of everyone who commented on a post.
+// commenters returns the ids of everyone who commented on a post, each once,
+// in the order of their first comment.
 func (s *Store) commenters(ctx context.Context, postID primitive.ObjectID) ([]primitive.ObjectID, error) {
 	var rows []struct {
 		AuthorID primitive.ObjectID `bson:"authorId"`
 	}
-	opts := options.Find().SetProjection(bson.M{"authorId": 1}).SetSort(bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}})
+	opts := options.Find().SetProjection(bson.M{"authorId": 1}).SetSort(bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})
 	if err := s.findAll(ctx, s.comments, bson.M{"postId": postID}, opts, &rows); err != nil {
 		return nil, fmt.Errorf("list commenters of %s: %w", postID.Hex(), err)
 	}
-	ids := make([]primitive.ObjectID, len(rows))
-	for i, r := range rows {
-		ids[i] = r.AuthorID
+	ids := []primitive.ObjectID{}
+	seen := map[primitive.ObjectID]bool{}
+	for _, r := range rows {
+		if !seen[r.AuthorID] {
+			seen[r.AuthorID] = true
+			ids = append(ids, r.AuthorID)
+		}
 	}
 	return ids, nil
 }
@@ -308,27 +491,40 @@ func (s *Store) UnreadCount(ctx context.Context, userID primitive.ObjectID) (int
 }
 
 // MarkRead marks a user's notifications read: all of them when ids is empty,
-// else only those among ids. It returns how many changed.
+// else only those among ids. It returns how many changed. The update is one
+// transaction, so the count it returns is the change that was made: an update
+// of many documents outside one can stop partway.
 func (s *Store) MarkRead(ctx context.Context, userID primitive.ObjectID, ids []primitive.ObjectID) (int64, error) {
 	filter := bson.M{"userId": userID, "read": false}
 	if len(ids) > 0 {
 		filter["_id"] = bson.M{"$in": ids}
 	}
-	res, err := s.notifications.UpdateMany(ctx, filter, bson.M{"$set": bson.M{"read": true}})
+	var changed int64
+	err := s.inTransaction(ctx, func(ctx context.Context) error {
+		res, err := s.notifications.UpdateMany(ctx, filter, bson.M{"$set": bson.M{"read": true}})
+		if err != nil {
+			return err
+		}
+		changed = res.ModifiedCount
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("mark read for %s: %w", userID.Hex(), err)
 	}
-	return res.ModifiedCount, nil
+	return changed, nil
 }
 
-// Stats counts users, posts and comments.
+// Stats counts users, posts and comments from the collections' metadata,
+// without reading their documents: the hub asks every stats interval.
+// MongoDB's estimate can be off after an unclean shutdown until the next
+// validation, which a display of totals tolerates.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	for _, c := range []struct {
 		coll lungo.ICollection
 		n    *int64
 	}{{s.users, &st.Users}, {s.posts, &st.Posts}, {s.comments, &st.Comments}} {
-		n, err := c.coll.CountDocuments(ctx, bson.M{})
+		n, err := c.coll.EstimatedDocumentCount(ctx)
 		if err != nil {
 			return Stats{}, fmt.Errorf("count %s: %w", c.coll.Name(), err)
 		}

@@ -2,15 +2,22 @@ package forum_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"forum/forum"
 )
@@ -382,4 +389,203 @@ func TestParseID(t *testing.T) {
 		_, err := forum.ParseID(c.in)
 		wantCode(t, err, c.code)
 	}
+}
+
+func TestConcurrentCommentersNotifyEachOther(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		alice := mustRegister(t, s, "alice")
+		post, err := s.CreatePost(ctx, alice, "Busy", "thread")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		users := make([]*forum.User, n)
+		for i := range users {
+			users[i] = mustRegister(t, s, fmt.Sprintf("user%d", i))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for _, u := range users {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.CreateComment(ctx, u, post.ID, "hi from "+u.Name)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Whatever order the comments commit in, the k-th notifies the k-1
+		// before it, so the commenters get 0+1+...+n-1 notifications.
+		total := 0
+		for _, u := range users {
+			ns, err := s.Notifications(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += len(ns)
+		}
+		if want := n * (n - 1) / 2; total != want {
+			t.Errorf("commenters' notifications: got %d, want %d", total, want)
+		}
+		if ns, _ := s.Notifications(ctx, alice.ID); len(ns) != n {
+			t.Errorf("author's notifications: got %d, want %d", len(ns), n)
+		}
+	})
+}
+
+func TestConcurrentRegistrationsOfOneNameMakeOneUser(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		const n = 6
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Register(context.Background(), []string{"Dave", "dave", "DAVE"}[i%3], "password123")
+				codes <- forum.ErrorCode(err)
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[string]int{}
+		for c := range codes {
+			got[c]++
+		}
+		if got[""] != 1 || got[forum.ECONFLICT] != n-1 {
+			t.Fatalf("outcomes by error code: got %v, want 1 success and %d conflicts", got, n-1)
+		}
+	})
+}
+
+func TestNewStoreBackfillsParticipantsOfOldPosts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		alice, bob, carol := mustRegister(t, s, "alice"), mustRegister(t, s, "bob"), mustRegister(t, s, "carol")
+		db := s.Database()
+		// A post and a comment as an earlier version stored them: without
+		// participants, and without the marker of the backfill.
+		old := &forum.Post{ID: primitive.NewObjectID(), Title: "Old", Body: "post", Author: alice.Name, AuthorID: alice.ID, CreatedAt: time.Now().UTC(), Comments: 1}
+		if _, err := db.Collection(forum.PostsCollection).InsertOne(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		c := &forum.Comment{ID: primitive.NewObjectID(), PostID: old.ID, Body: "old comment", Author: bob.Name, AuthorID: bob.ID, CreatedAt: time.Now().UTC()}
+		if _, err := db.Collection(forum.CommentsCollection).InsertOne(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := s.CreatePost(ctx, alice, "New", "post")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored bson.M
+		if err := db.Collection(forum.PostsCollection).FindOne(ctx, bson.M{"_id": fresh.ID}).Decode(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if ps, ok := stored["participants"].(bson.A); !ok || len(ps) != 0 || stored["title"] != "New" {
+			t.Fatalf("a new post is stored with an empty participants list beside its fields: got %v", stored)
+		}
+		if _, err := db.Collection("meta").DeleteMany(ctx, bson.M{}); err != nil {
+			t.Fatal(err)
+		}
+		s, err = forum.NewStore(ctx, db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := db.Collection(forum.PostsCollection).CountDocuments(ctx, bson.M{"participants": bson.M{"$exists": false}}); n != 0 {
+			t.Fatalf("posts without participants after the backfill: got %d, want 0", n)
+		}
+		if _, err := s.CreateComment(ctx, carol, old.ID, "new comment"); err != nil {
+			t.Fatal(err)
+		}
+		if ns, _ := s.Notifications(ctx, bob.ID); len(ns) != 1 {
+			t.Fatalf("bob, who commented before the backfill: got %d notifications, want 1", len(ns))
+		}
+	})
+}
+
+func TestNewStoreReplacesOldIndexes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		db := s.Database()
+		comments, notifications := db.Collection(forum.CommentsCollection), db.Collection(forum.NotificationsCollection)
+		for _, c := range []struct {
+			coll lungo.ICollection
+			keys bson.D
+		}{
+			{comments, bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}}},
+			{notifications, bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}}},
+		} {
+			if _, err := c.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: c.keys}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := forum.NewStore(ctx, db, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			coll lungo.ICollection
+			want string
+		}{
+			{comments, "_id_,postId_1_createdAt_1__id_1"},
+			{notifications, "_id_,userId_1_createdAt_-1__id_-1,userId_1_read_1"},
+		} {
+			if got := indexNames(t, c.coll); got != c.want {
+				t.Errorf("indexes of %s: got %s, want %s", c.coll.Name(), got, c.want)
+			}
+		}
+	})
+}
+
+func indexNames(t *testing.T, coll lungo.ICollection) string {
+	t.Helper()
+	cur, err := coll.Indexes().List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ixs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(context.Background(), &ixs); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ix := range ixs {
+		names = append(names, ix.Name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
+}
+
+func TestPostJSONKeepsItsFields(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		alice, bob := mustRegister(t, s, "alice"), mustRegister(t, s, "bob")
+		created, _ := s.CreatePost(ctx, alice, "t", "b")
+		if _, err := s.CreateComment(ctx, bob, created.ID, "c"); err != nil {
+			t.Fatal(err)
+		}
+		read, err := s.Post(ctx, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, err := s.Posts(ctx, 1, primitive.NilObjectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range map[string]*forum.Post{"created": created, "read": read, "listed": listed[0]} {
+			b, _ := json.Marshal(p)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			if got, want := strings.Join(slices.Sorted(maps.Keys(m)), ","), "author,body,comments,createdAt,id,title"; got != want {
+				t.Errorf("%s post's JSON keys: got %s, want %s", name, got, want)
+			}
+		}
+	})
 }
