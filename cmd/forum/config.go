@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -26,6 +27,8 @@ type Config struct {
 	Heartbeat     time.Duration
 	StatsInterval time.Duration
 	MaxStreams    int
+	HistoryEvents int
+	HistoryBytes  int
 	LogFormat     string
 	TLSCert       string
 	TLSKey        string
@@ -44,7 +47,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		return def
 	}
-	var admins, history, heartbeat, statsInterval, maxStreams string
+	var admins, history, heartbeat, statsInterval, maxStreams, historyEvents, historyBytes string
 	fs.StringVar(&c.Addr, "addr", env("FORUM_ADDR", "localhost:8080"), "listen address (FORUM_ADDR)")
 	fs.StringVar(&c.Data, "data", env("FORUM_DATA", filepath.Join("data", "forum.db")), "embedded data file (FORUM_DATA)")
 	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB replica set to use instead of the embedded store (MONGODB_URI)")
@@ -52,6 +55,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&admins, "admins", env("FORUM_ADMINS", ""), "comma-separated admin user names (FORUM_ADMINS)")
 	fs.StringVar(&c.SessionKey, "session-key", env("FORUM_SESSION_KEY", ""), "secret that signs session cookies; generated into the data folder when empty (FORUM_SESSION_KEY)")
 	fs.StringVar(&history, "history", env("FORUM_HISTORY", "15m"), "how long live events stay resumable (FORUM_HISTORY)")
+	fs.StringVar(&historyEvents, "history-events", env("FORUM_HISTORY_EVENTS", "50000"), "most live events kept resumable (FORUM_HISTORY_EVENTS)")
+	fs.StringVar(&historyBytes, "history-bytes", env("FORUM_HISTORY_BYTES", "64MiB"), "most memory the resumable events take, in bytes or with KiB, MiB or GiB (FORUM_HISTORY_BYTES)")
 	fs.StringVar(&heartbeat, "heartbeat", env("FORUM_HEARTBEAT", "15s"), "interval of stream heartbeats (FORUM_HEARTBEAT)")
 	fs.StringVar(&statsInterval, "stats-interval", env("FORUM_STATS_INTERVAL", "5s"), "interval of live admin statistics (FORUM_STATS_INTERVAL)")
 	fs.StringVar(&maxStreams, "max-streams", env("FORUM_MAX_STREAMS", "10000"), "most open event streams (FORUM_MAX_STREAMS)")
@@ -88,6 +93,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.MaxStreams, err = strconv.Atoi(maxStreams); err != nil || c.MaxStreams < 1 {
 		return c, fmt.Errorf("FORUM_MAX_STREAMS: %q is not a positive whole number", maxStreams)
 	}
+	if c.HistoryEvents, err = strconv.Atoi(historyEvents); err != nil || c.HistoryEvents < 1 {
+		return c, fmt.Errorf("FORUM_HISTORY_EVENTS: %q is not a positive whole number", historyEvents)
+	}
+	if c.HistoryBytes, err = parseBytes(historyBytes); err != nil {
+		return c, fmt.Errorf("FORUM_HISTORY_BYTES: %q is not a size such as 65536, 512KiB or 64MiB", historyBytes)
+	}
 	if c.Addr == "" {
 		return c, errors.New("FORUM_ADDR: the listen address must not be empty")
 	}
@@ -113,4 +124,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 	}
 	return c, nil
+}
+
+// parseBytes reads a positive size in bytes, with an optional KiB, MiB or
+// GiB unit.
+func parseBytes(s string) (int, error) {
+	unit := 1
+	for suffix, n := range map[string]int{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if v, ok := strings.CutSuffix(s, suffix); ok {
+			s, unit = v, n
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > math.MaxInt/unit {
+		return 0, errors.New("not a size")
+	}
+	return n * unit, nil
 }

@@ -42,10 +42,13 @@ func main() {
 
 // run starts the forum with the given arguments and environment and serves
 // until ctx ends; "seed" as the first argument fills the store with sample
-// data instead.
+// data instead, and "healthcheck" asks a running forum whether it is ready.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "seed" {
 		return seed(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], stdout)
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -95,7 +98,9 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 // Open opens the store, starts the change streams and starts serving.
 func (m *Main) Open(ctx context.Context) (err error) {
 	if m.cfg.MongoURI != "" {
-		m.db, err = forum.Connect(ctx, m.cfg.MongoURI, m.cfg.MongoDB)
+		if m.db, err = forum.Connect(ctx, m.cfg.MongoURI, m.cfg.MongoDB); err == nil {
+			m.log.Info("connected to MongoDB", "topology", m.db.Topology, "database", m.cfg.MongoDB)
+		}
 	} else {
 		m.db, err = forum.OpenFile(ctx, m.cfg.Data, m.cfg.History)
 	}
@@ -132,6 +137,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Heartbeat:     m.cfg.Heartbeat,
 		StatsInterval: m.cfg.StatsInterval,
 		MaxStreams:    m.cfg.MaxStreams,
+		HistoryEvents: m.cfg.HistoryEvents,
+		HistoryBytes:  m.cfg.HistoryBytes,
 	})
 	hubCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel

@@ -44,6 +44,32 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	if c.Addr != ":9999" || strings.Join(c.Admins, "|") != "root|alice" || c.History != time.Hour || c.MaxStreams != 5 {
 		t.Fatalf("flags over environment: got %+v", c)
 	}
+	c, err = parseConfig(nil, env("FORUM_HISTORY_EVENTS", "1000", "FORUM_HISTORY_BYTES", "512KiB"), io.Discard)
+	if err != nil || c.HistoryEvents != 1000 || c.HistoryBytes != 512<<10 {
+		t.Fatalf("history bounds: got %d events, %d bytes, %v", c.HistoryEvents, c.HistoryBytes, err)
+	}
+}
+
+func TestHealthcheckAsksReadyz(t *testing.T) {
+	m := startMain(t, t.TempDir())
+	u := siteURL(m)
+	u.Path = "/readyz"
+	var out bytes.Buffer
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for err := run(ctx, []string{"healthcheck", u.String()}, env(), &out, io.Discard); err != nil; err = run(ctx, []string{"healthcheck", u.String()}, env(), &out, io.Discard) {
+		if time.Now().After(deadline) {
+			t.Fatalf("healthcheck of a running forum: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "ready") {
+		t.Fatalf("healthcheck said %q", out.String())
+	}
+	u.Path = "/no-such-page"
+	if err := run(ctx, []string{"healthcheck", u.String()}, env(), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("healthcheck of a 404: %v, want an error naming it", err)
+	}
 }
 
 func TestInvalidConfigFailsFastWithOneLine(t *testing.T) {
@@ -58,6 +84,8 @@ func TestInvalidConfigFailsFastWithOneLine(t *testing.T) {
 		{"max streams not a number", []string{"FORUM_MAX_STREAMS", "lots"}, "FORUM_MAX_STREAMS"},
 		{"short session key", []string{"FORUM_SESSION_KEY", "short"}, "FORUM_SESSION_KEY"},
 		{"unknown log format", []string{"FORUM_LOG_FORMAT", "xml"}, "FORUM_LOG_FORMAT"},
+		{"history events zero", []string{"FORUM_HISTORY_EVENTS", "0"}, "FORUM_HISTORY_EVENTS"},
+		{"history bytes with a unit of its own", []string{"FORUM_HISTORY_BYTES", "64MB"}, "FORUM_HISTORY_BYTES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), nil, env(append(tc.env, "FORUM_DATA", filepath.Join(t.TempDir(), "f.db"))...), io.Discard, io.Discard)
