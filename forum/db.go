@@ -40,7 +40,7 @@ func OpenFile(ctx context.Context, path string, history time.Duration) (*DB, err
 const (
 	// DefaultMaxOplog bounds the oplog: lungo copies the whole oplog on
 	// every write, so its size is paid by each one.
-	DefaultMaxOplog = 10000
+	DefaultMaxOplog = 2000
 	// MinOplog is how many changes the oplog keeps however old they are.
 	MinOplog = 1000
 	// DefaultSnapshotBytes is how large the journal grows, at least, before
@@ -99,19 +99,7 @@ func OpenFileWith(ctx context.Context, path string, opts FileOptions) (*DB, erro
 		lock.Close()
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	client, engine, err := lungo.Open(ctx, lungo.Options{
-		Store: store,
-		// lungo drops an entry only past MinOplogSize and older than
-		// MinOplogAge, and then only past MaxOplogSize or older than
-		// MaxOplogAge. A MinOplogAge below a second keeps only the current
-		// second's entries safe (a commit's own entries, which the journal
-		// relies on), so that MaxOplogSize bounds the oplog however fast
-		// writes come; MaxOplogAge then trims what no resuming client needs.
-		MinOplogSize: min(MinOplog, opts.MaxOplog),
-		MaxOplogSize: opts.MaxOplog,
-		MinOplogAge:  time.Nanosecond,
-		MaxOplogAge:  max(time.Second, opts.History),
-	})
+	client, engine, err := lungo.Open(ctx, engineOptions(store, opts.History, opts.MaxOplog))
 	if err != nil {
 		store.Close()
 		lock.Close()
@@ -119,6 +107,24 @@ func OpenFileWith(ctx context.Context, path string, opts FileOptions) (*DB, erro
 	}
 	waitPastOplog(engine)
 	return &DB{Client: client, Database: client.Database("forum"), engine: engine, store: store, lock: lock}, nil
+}
+
+// engineOptions returns lungo's options for store with an oplog that keeps
+// history, within maxOplog changes.
+func engineOptions(store lungo.Store, history time.Duration, maxOplog int) lungo.Options {
+	return lungo.Options{
+		Store: store,
+		// lungo drops an entry only past MinOplogSize and older than
+		// MinOplogAge, and then only past MaxOplogSize or older than
+		// MaxOplogAge. A MinOplogAge below a second keeps only the current
+		// second's entries safe (a commit's own entries, which the journal
+		// relies on), so that MaxOplogSize bounds the oplog however fast
+		// writes come; MaxOplogAge then trims what no resuming client needs.
+		MinOplogSize: min(MinOplog, maxOplog),
+		MaxOplogSize: maxOplog,
+		MinOplogAge:  time.Nanosecond,
+		MaxOplogAge:  max(time.Second, history),
+	}
 }
 
 // waitPastOplog waits until the wall clock has left the second of the newest
