@@ -124,7 +124,11 @@ func BenchmarkStore(b *testing.B) {
 func BenchmarkOplog(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "forum.db")
 	buildStore(b, path, 0)
-	for _, size := range []int{1000, 2000, 10000, 100000} {
+	sizes := []int{1000, 2000, 10000}
+	if os.Getenv("FORUM_BENCH_LARGE") != "" {
+		sizes = append(sizes, 100000)
+	}
+	for _, size := range sizes {
 		b.Run(fmt.Sprintf("oplog=%d", size), func(b *testing.B) {
 			ctx := context.Background()
 			db, err := forum.OpenMemory(ctx, path, time.Hour, size, size)
