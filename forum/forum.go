@@ -1,6 +1,12 @@
 // Package forum is the domain of the forum: users, posts, comments and
 // notifications, their validation and errors, and their storage over lungo's
 // driver interfaces, which the embedded store and a real MongoDB both implement.
+//
+// The embedded store (OpenFile) keeps a data file at its path as a snapshot,
+// and the commits since as a journal at path+".journal", one checksummed
+// record per commit holding the commit's oplog entries; path+".lock" keeps a
+// second process out. journal.go describes the format and what opening does
+// with a torn or damaged journal.
 package forum
 
 import (

@@ -95,6 +95,30 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 	return &Main{cfg: cfg, log: log}
 }
 
+// logContents logs which data the forum opened and how much it holds, so
+// that a forum started on the wrong file is noticed at once.
+func (m *Main) logContents(ctx context.Context) {
+	attrs := []any{}
+	if m.cfg.MongoURI != "" {
+		attrs = append(attrs, "database", m.cfg.MongoDB)
+	} else {
+		path, err := filepath.Abs(m.cfg.Data)
+		if err != nil {
+			path = m.cfg.Data
+		}
+		attrs = append(attrs, "file", path)
+	}
+	for _, coll := range []string{forum.PostsCollection, forum.CommentsCollection, forum.UsersCollection} {
+		n, err := m.db.Database.Collection(coll).EstimatedDocumentCount(ctx)
+		if err != nil {
+			m.log.Warn("count documents", "collection", coll, "err", err)
+			continue
+		}
+		attrs = append(attrs, coll, n)
+	}
+	m.log.Info("opened data", attrs...)
+}
+
 // Open opens the store, starts the change streams and starts serving.
 func (m *Main) Open(ctx context.Context) (err error) {
 	if m.cfg.MongoURI != "" {
@@ -102,7 +126,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.log.Info("connected to MongoDB", "topology", m.db.Topology, "database", m.cfg.MongoDB)
 		}
 	} else {
-		m.db, err = forum.OpenFile(ctx, m.cfg.Data, m.cfg.History)
+		m.db, err = forum.OpenFileWith(ctx, m.cfg.Data, forum.FileOptions{History: m.cfg.History, Logger: m.log})
 	}
 	if err != nil {
 		return err
@@ -112,6 +136,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.db.Close(context.Background())
 		}
 	}()
+	m.logContents(ctx)
 	store, err := forum.NewStore(ctx, m.db.Database, m.cfg.Admins)
 	if err != nil {
 		return err

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"forum/forum"
 )
@@ -32,6 +37,10 @@ var (
 	replies = []string{"Great point, thanks for sharing.", "I had the same experience.", "Have you tried the other approach? It worked for me.", "Interesting, I never thought of it that way.", "+1, this helped a lot.", "I disagree a little, but I see where you are coming from.", "Could you say more about how you set it up?", "Bookmarked. Thank you!"}
 )
 
+// seedBatch is how many posts seed writes at a time, with their comments and
+// notifications.
+const seedBatch = 1000
+
 // seed fills the store with sample users, posts and comments.
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forum seed", flag.ContinueOnError)
@@ -56,7 +65,11 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.Background())
+	defer func() {
+		if db != nil {
+			db.Close(context.Background())
+		}
+	}()
 	store, err := forum.NewStore(ctx, db.Database, cfg.Admins)
 	if err != nil {
 		return err
@@ -75,34 +88,190 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		users = append(users, u)
 	}
 
-	r := rand.New(rand.NewPCG(1, 2))
-	pick := func(s []string) string { return s[r.IntN(len(s))] }
-	comments := 0
-	for i := range *posts {
-		author := users[r.IntN(len(users))]
-		title := fmt.Sprintf(pick(openers), pick(topics))
-		title = strings.ToUpper(title[:1]) + title[1:]
-		var body strings.Builder
-		for range 2 + r.IntN(4) {
-			body.WriteString(pick(sentences) + " ")
+	// The users went through the store, for their password hashes and
+	// indexes; the posts go in batches, which the embedded store takes
+	// fastest through a loader on the closed store.
+	var sink seedSink = mongoSink{ctx, db.Database}
+	if cfg.MongoURI == "" {
+		if err := db.Close(ctx); err != nil {
+			return err
 		}
-		p, err := store.CreatePost(ctx, author, title, body.String())
+		db = nil
+		loader, err := forum.OpenLoader(cfg.Data)
 		if err != nil {
-			return fmt.Errorf("seed post: %w", err)
+			return err
 		}
-		for range r.IntN(4) {
-			if _, err := store.CreateComment(ctx, users[r.IntN(len(users))], p.ID, pick(replies)); err != nil {
-				return fmt.Errorf("seed comment: %w", err)
-			}
-			comments++
+		defer loader.Close()
+		sink = loaderSink{loader}
+	}
+
+	g := newSeedGen(users)
+	bar := newProgress(stdout, *posts)
+	for done := 0; done < *posts; {
+		n := min(seedBatch, *posts-done)
+		batch := g.batch(n)
+		if err := sink.insert(forum.PostsCollection, batch.posts); err != nil {
+			return fmt.Errorf("seed posts: %w", err)
 		}
-		if (i+1)%25 == 0 || i+1 == *posts {
-			fmt.Fprintf(stdout, "\rPosts: %d/%d, comments: %d", i+1, *posts, comments)
+		if err := sink.insert(forum.CommentsCollection, batch.comments); err != nil {
+			return fmt.Errorf("seed comments: %w", err)
+		}
+		if err := sink.insert(forum.NotificationsCollection, batch.notifications); err != nil {
+			return fmt.Errorf("seed notifications: %w", err)
+		}
+		done += n
+		bar.update(done, g.comments)
+	}
+	bar.finish(*posts, g.comments)
+	if loader, ok := sink.(loaderSink); ok {
+		fmt.Fprintln(stdout, "Writing the snapshot…")
+		if err := loader.Close(); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "\nDone. Sign in as any of %s with the password %q.\n", strings.Join(seedUsers, ", "), seedPassword)
+	fmt.Fprintf(stdout, "Done. Sign in as any of %s with the password %q.\n", strings.Join(seedUsers, ", "), seedPassword)
 	if len(cfg.Admins) == 0 {
 		fmt.Fprintln(stdout, "To see /admin/stats, run the forum with FORUM_ADMINS=alice (or -admins alice).")
 	}
 	return nil
+}
+
+// seedSink takes batches of documents.
+type seedSink interface {
+	insert(coll string, docs []any) error
+}
+
+// mongoSink writes batches through the driver.
+type mongoSink struct {
+	ctx context.Context
+	db  lungo.IDatabase
+}
+
+func (m mongoSink) insert(coll string, docs []any) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	_, err := m.db.Collection(coll).InsertMany(m.ctx, docs)
+	return err
+}
+
+// loaderSink writes batches into the embedded store's loader.
+type loaderSink struct{ *forum.Loader }
+
+func (l loaderSink) insert(coll string, docs []any) error { return l.Insert(coll, docs...) }
+
+// seedGen makes sample posts with their comments and notifications, shaped
+// exactly as forum.Store.CreatePost and CreateComment write them.
+type seedGen struct {
+	r        *rand.Rand
+	users    []*forum.User
+	at       time.Time
+	comments int
+}
+
+type seedDocs struct {
+	posts, comments, notifications []any
+}
+
+func newSeedGen(users []*forum.User) *seedGen {
+	return &seedGen{r: rand.New(rand.NewPCG(1, 2)), users: users, at: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+func (g *seedGen) pick(s []string) string { return s[g.r.IntN(len(s))] }
+
+// batch makes n posts with 0 to 6 comments each.
+func (g *seedGen) batch(n int) seedDocs {
+	var b seedDocs
+	for range n {
+		author := g.users[g.r.IntN(len(g.users))]
+		title := fmt.Sprintf(g.pick(openers), g.pick(topics))
+		title = strings.ToUpper(title[:1]) + title[1:]
+		var body strings.Builder
+		for range 2 + g.r.IntN(4) {
+			body.WriteString(g.pick(sentences) + " ")
+		}
+		g.at = g.at.Add(time.Millisecond)
+		p := &forum.Post{ID: primitive.NewObjectID(), Title: title, Body: strings.TrimSpace(body.String()), Author: author.Name, AuthorID: author.ID, CreatedAt: g.at}
+		var earlier []primitive.ObjectID
+		for range g.r.IntN(7) {
+			by := g.users[g.r.IntN(len(g.users))]
+			g.at = g.at.Add(time.Millisecond)
+			c := &forum.Comment{ID: primitive.NewObjectID(), PostID: p.ID, Body: g.pick(replies), Author: by.Name, AuthorID: by.ID, CreatedAt: g.at}
+			b.comments = append(b.comments, c)
+			// Seed titles are shorter than the 60 characters at which
+			// CreateComment shortens them in the message.
+			seen := map[primitive.ObjectID]bool{by.ID: true}
+			for _, to := range append([]primitive.ObjectID{p.AuthorID}, earlier...) {
+				if seen[to] {
+					continue
+				}
+				seen[to] = true
+				b.notifications = append(b.notifications, &forum.Notification{
+					ID: primitive.NewObjectID(), UserID: to, Kind: forum.NotificationComment,
+					PostID: p.ID, CommentID: c.ID, Actor: by.Name,
+					Message:   fmt.Sprintf("%s commented on “%s”", by.Name, p.Title),
+					CreatedAt: c.CreatedAt,
+				})
+			}
+			earlier = append(earlier, by.ID)
+			p.Comments++
+			g.comments++
+		}
+		b.posts = append(b.posts, p)
+	}
+	return b
+}
+
+// progress shows how far seeding is: a bar redrawn in place on a terminal,
+// and otherwise a line every 5% or every 5 seconds, whichever comes first.
+type progress struct {
+	w     io.Writer
+	total int
+	tty   bool
+	start time.Time
+	last  time.Time
+	step  int // posts done at the last line
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	now := time.Now()
+	return &progress{w: w, total: total, tty: isTerminal(w), start: now, last: now}
+}
+
+// isTerminal reports whether w is a character device, a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) update(posts, comments int) {
+	if p.tty {
+		const width = 30
+		filled := width * posts / max(p.total, 1)
+		fmt.Fprintf(p.w, "\r[%s%s] %3d%% Posts: %d/%d, comments: %d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), 100*posts/max(p.total, 1), posts, p.total, comments)
+		return
+	}
+	if posts == p.total || posts-p.step >= max(p.total/20, 1) || time.Since(p.last) >= 5*time.Second {
+		p.line(posts, comments)
+	}
+}
+
+func (p *progress) line(posts, comments int) {
+	fmt.Fprintf(p.w, "Posts: %d/%d, comments: %d (%s)\n", posts, p.total, comments, time.Since(p.start).Round(time.Millisecond))
+	p.step, p.last = posts, time.Now()
+}
+
+// finish ends the progress display; with no posts it still says so.
+func (p *progress) finish(posts, comments int) {
+	switch {
+	case p.tty:
+		p.update(posts, comments)
+		fmt.Fprintln(p.w)
+	case p.step != posts || posts == 0:
+		p.line(posts, comments)
+	}
 }
