@@ -135,6 +135,22 @@ func engineOptions(store lungo.Store, history time.Duration, maxOplog int) lungo
 	}
 }
 
+// OplogStart returns the cluster time of the oldest change the embedded
+// store's oplog still holds: change streams cannot start before it, and
+// lungo, unlike MongoDB (error 286), starts at it silently when asked for an
+// earlier time. It returns false on MongoDB and for an empty oplog.
+func (d *DB) OplogStart() (primitive.Timestamp, bool) {
+	if d.engine == nil {
+		return primitive.Timestamp{}, false
+	}
+	oplog := d.engine.Catalog().Namespaces[lungo.Oplog]
+	if oplog == nil || len(oplog.Documents.List) == 0 {
+		return primitive.Timestamp{}, false
+	}
+	ts, ok := bsonkit.Get(oplog.Documents.List[0], "clusterTime").(primitive.Timestamp)
+	return ts, ok
+}
+
 // waitPastOplog waits until the wall clock has left the second of the newest
 // oplog entry. lungo numbers changes by second and a per-process counter, so
 // a process that restarts within that second would give its first changes

@@ -59,6 +59,10 @@ type Options struct {
 	// MaxAwait is how long one getMore of a change stream waits on the
 	// server for an event: 1s, MongoDB's default.
 	MaxAwait time.Duration
+	// OplogStart, if set, is the cluster time of the oldest change the
+	// store still holds: the history starts no earlier than just before it,
+	// so that ids from before it get a reset rather than a silent gap.
+	OplogStart primitive.Timestamp
 	// DownGrace is how long a change stream may be down (between a
 	// failure and its reopening) before the hub counts as not ready and
 	// sends its clients away: 5s.
@@ -134,9 +138,13 @@ func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
 	// The history begins where the watchers start reading the oplog, so
 	// that it has every change after it.
 	h.start = primitive.Timestamp{T: uint32(time.Now().Add(-opts.History).Unix())}
+	begin := fanout.Position{Time: clusterTime(h.start)}
+	if opts.OplogStart.T != 0 && begin.Less(before(opts.OplogStart)) {
+		begin = before(opts.OplogStart)
+	}
 	starts := make([]fanout.Position, len(feeds))
 	for i := range starts {
-		starts[i] = fanout.Position{Time: clusterTime(h.start)}
+		starts[i] = begin
 	}
 	now := time.Now()
 	for _, f := range feeds {

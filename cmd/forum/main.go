@@ -157,6 +157,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 		webOpts = append(webOpts, web.WithoutMetrics())
 	}
+	oplogStart, _ := m.db.OplogStart()
 	m.hub = streams.New(m.log, m.db.Database, store, streams.Options{
 		History:       m.cfg.History,
 		Heartbeat:     m.cfg.Heartbeat,
@@ -164,6 +165,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		MaxStreams:    m.cfg.MaxStreams,
 		HistoryEvents: m.cfg.HistoryEvents,
 		HistoryBytes:  m.cfg.HistoryBytes,
+		OplogStart:    oplogStart,
 	})
 	hubCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
