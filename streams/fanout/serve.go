@@ -97,8 +97,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sub Subscription) {
 // Refuse answers a stream request with a jittered retry delay in [lo, hi)
 // instead of events.
 func Refuse(w http.ResponseWriter, lo, hi time.Duration) {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
 	w.Write(RetryFrame(lo, hi))
 }
 
