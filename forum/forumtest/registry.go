@@ -9,6 +9,7 @@ import (
 	"github.com/256dpi/lungo/bsonkit"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 // maxMembers bounds the registry; the oldest groups go first, and their
@@ -148,21 +149,44 @@ func (r *registry) clusterTime(ctx context.Context, ts primitive.Timestamp) (pri
 	}
 }
 
-// startAt returns the lungo time to start a stream at for cluster time t:
-// past the end of a group that t falls inside of, because on MongoDB the
-// whole group is at its first time, before t.
-func (r *registry) startAt(t primitive.Timestamp) primitive.Timestamp {
+// startAt returns the lungo time to start a stream on c at for cluster
+// time t: past the end of a group of c's store that t falls inside of,
+// because on MongoDB the whole group is at its first time, before t.
+// Groups of other stores in the process may span t too, since they share
+// lungo's clock; the oplog tells which group is c's.
+func (r *registry) startAt(c lungo.IClient, t primitive.Timestamp) (primitive.Timestamp, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	i := sort.Search(len(r.groups), func(i int) bool { return !r.groups[i][0].Before(t) })
-	if i == 0 {
-		return t
+	var spans [][]primitive.Timestamp
+	for _, g := range r.groups {
+		if g[0].Before(t) && !g[len(g)-1].Before(t) {
+			spans = append(spans, g)
+		}
 	}
-	g := r.groups[i-1]
-	if last := g[len(g)-1]; !last.Before(t) {
-		return following(last)
+	r.mu.Unlock()
+	for _, g := range spans {
+		ok, err := inOplog(c, g[0])
+		if err != nil {
+			return t, err
+		}
+		if ok {
+			return following(g[len(g)-1]), nil
+		}
 	}
-	return t
+	return t, nil
+}
+
+// inOplog reports whether the oplog of c's store has an entry at ts.
+func inOplog(c lungo.IClient, ts primitive.Timestamp) (bool, error) {
+	cs, err := c.Watch(context.Background(), mongo.Pipeline{}, options.ChangeStream().SetStartAtOperationTime(&ts))
+	if err != nil {
+		return false, err
+	}
+	defer cs.Close(context.Background())
+	if !cs.TryNext(context.Background()) {
+		return false, cs.Err()
+	}
+	got, err := eventTime(cs)
+	return got == ts, err
 }
 
 // following returns the timestamp right after t.

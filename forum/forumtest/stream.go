@@ -131,7 +131,11 @@ func (s *stream) position(opt *options.ChangeStreamOptions) error {
 		}
 		return s.openFeed(ts)
 	case opt.StartAtOperationTime != nil:
-		return s.openFeed(preceding(clusterTimes.startAt(*opt.StartAtOperationTime)))
+		at, err := clusterTimes.startAt(s.client, *opt.StartAtOperationTime)
+		if err != nil {
+			return err
+		}
+		return s.openFeed(preceding(at))
 	default:
 		return s.openNow()
 	}

@@ -37,9 +37,16 @@ func TestTryNextWaitsForMaxAwaitTime(t *testing.T) {
 		}
 	}
 
-	go insert(t, c, bson.M{"n": 4})
+	inserted := make(chan error, 1)
+	go func() {
+		_, err := c.InsertOne(context.Background(), bson.M{"n": 4})
+		inserted <- err
+	}()
 	if e := next(t, cs); e.Op != "insert" {
 		t.Fatalf("Next: got %s, want the insert", e.Op)
+	}
+	if err := <-inserted; err != nil {
+		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
