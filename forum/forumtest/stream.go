@@ -310,7 +310,11 @@ func (s *stream) add(ctx context.Context, raw bson.Raw) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, bson.E{Key: "fullDocument", Value: full})
+		var v any // null when the document is gone
+		if full != nil {
+			v = full
+		}
+		out = append(out, bson.E{Key: "fullDocument", Value: v})
 	}
 	ev, err := bson.Marshal(out)
 	if err != nil {
