@@ -1,0 +1,85 @@
+package forumtest
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+)
+
+// Kinds of resume token. An invalidate sorts after the drop it follows.
+const (
+	kindPosition   byte = 1 // an event or high-water mark: resume after it
+	kindInvalidate byte = 2 // an invalidate: only startAfter may use it
+)
+
+// token returns the resume token for lungo time ts. MongoDB's tokens are
+// {_data: "<hex KeyString>"} documents that clients must treat as opaque
+// (MongoDB manual, "Change Streams" > "Resume Tokens"); these carry the time
+// and kind themselves, so that any double can read any other's.
+func token(kind byte, ts primitive.Timestamp) bson.Raw {
+	var b [9]byte
+	binary.BigEndian.PutUint32(b[0:], ts.T)
+	binary.BigEndian.PutUint32(b[4:], ts.I)
+	b[8] = kind
+	raw, _ := bson.Marshal(bson.D{{Key: "_data", Value: strings.ToUpper(hex.EncodeToString(b[:]))}})
+	return raw
+}
+
+// errBadToken is returned for a resume token the double did not make.
+var errBadToken = errors.New("forumtest: not a resume token of the double")
+
+// parseToken returns the kind and lungo time of a resume token.
+func parseToken(v any) (byte, primitive.Timestamp, error) {
+	raw, err := bson.Marshal(v)
+	if err != nil {
+		return 0, primitive.Timestamp{}, err
+	}
+	data, ok := bson.Raw(raw).Lookup("_data").StringValueOK()
+	if !ok {
+		return 0, primitive.Timestamp{}, errBadToken
+	}
+	b, err := hex.DecodeString(data)
+	if err != nil || len(b) != 9 || b[8] != kindPosition && b[8] != kindInvalidate {
+		return 0, primitive.Timestamp{}, errBadToken
+	}
+	ts := primitive.Timestamp{T: binary.BigEndian.Uint32(b[0:]), I: binary.BigEndian.Uint32(b[4:])}
+	return b[8], ts, nil
+}
+
+// historyLost is MongoDB's error for a resume point no longer in the oplog
+// (error code 286, ChangeStreamHistoryLost, in MongoDB's
+// src/mongo/base/error_codes.yml).
+func historyLost() error {
+	return mongo.CommandError{
+		Code:    286,
+		Name:    "ChangeStreamHistoryLost",
+		Message: "Resume of change stream was not possible, as the resume point may no longer be in the oplog.",
+		Labels:  []string{"NonResumableChangeStreamError"},
+	}
+}
+
+// invalidResume is MongoDB's error for resumeAfter an invalidate (code 260,
+// InvalidResumeToken; MongoDB manual, "Change Streams" > "Resume a Change
+// Stream": use startAfter to start after an invalidate event).
+func invalidResume() error {
+	return mongo.CommandError{
+		Code:    260,
+		Name:    "InvalidResumeToken",
+		Message: "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.",
+	}
+}
+
+// notInTransaction is MongoDB's error for a change stream opened in a
+// transaction (code 263, OperationNotSupportedInTransaction).
+func notInTransaction() error {
+	return mongo.CommandError{
+		Code:    263,
+		Name:    "OperationNotSupportedInTransaction",
+		Message: "Operation not permitted in transaction :: caused by :: $changeStream",
+	}
+}
