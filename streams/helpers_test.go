@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 	"forum/streams"
 	"forum/streams/ssetest"
 )
@@ -33,13 +34,11 @@ const testHistory = time.Minute
 // quiet are options under which nothing happens unasked.
 var quiet = streams.Options{History: testHistory, Heartbeat: time.Hour, StatsInterval: time.Hour}
 
-// openDB opens the data file at path.
+// openDB opens the data file at path: on plain lungo, or through the
+// MongoDB double when FORUM_TEST_DOUBLE=mongo.
 func openDB(t *testing.T, path string) (*forum.DB, *forum.Store) {
 	t.Helper()
-	db, err := forum.OpenFile(t.Context(), path, testHistory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := forumtest.OpenFile(t, path, testHistory)
 	store, err := forum.NewStore(t.Context(), db.Database, nil)
 	if err != nil {
 		t.Fatal(err)

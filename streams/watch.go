@@ -41,6 +41,7 @@ type watcher struct {
 	startAfter bool
 	startAt    primitive.Timestamp
 	last       fanout.Position // position of the newest change handled
+	whole      bool            // the stream watches the whole database
 	dirty      []primitive.ObjectID
 }
 
@@ -135,10 +136,10 @@ func (w *watcher) run(ctx context.Context) error {
 	// watcher keeps its collection's changes: the others tell it how far
 	// the stream has read, which MongoDB's post-batch resume token tells of
 	// a collection's stream and lungo's does not.
-	_, whole := w.hub.db.(*lungo.Database)
+	_, w.whole = w.hub.db.(*lungo.Database)
 	var cs lungo.IChangeStream
 	var err error
-	if whole {
+	if w.whole {
 		cs, err = w.hub.db.Watch(ctx, mongo.Pipeline{}, opts)
 	} else {
 		cs, err = w.hub.db.Collection(w.feed.coll).Watch(ctx, mongo.Pipeline{}, opts)
@@ -238,9 +239,11 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) (*change, 
 		return c, nil
 	}
 	if c.OperationType == "drop" || c.OperationType == "rename" {
-		// Seen by a stream of the whole database, which goes on; a
-		// stream of the collection alone is invalidated instead.
-		w.hub.reset(w.src, pos)
+		// A stream of the whole database goes on after it; one of the
+		// collection alone gets an invalidate next, and ends.
+		if w.whole {
+			w.hub.reset(w.src, pos)
+		}
 		w.hub.engine.Advance(w.src, pos)
 		return c, nil
 	}

@@ -252,7 +252,11 @@ func (s *stream) scan(ctx context.Context) error {
 			return nil
 		}
 	}
-	s.pbrt = token(kindPosition, s.hw)
+	ct, err := clusterTimes.clusterTime(ctx, s.hw)
+	if err != nil {
+		return err
+	}
+	s.pbrt = token(kindPosition, ct, s.hw)
 	return nil
 }
 
@@ -291,7 +295,7 @@ func (s *stream) add(ctx context.Context, raw bson.Raw) error {
 	for _, el := range doc {
 		switch el.Key {
 		case "_id":
-			el.Value = token(kindPosition, e.ID.TS)
+			el.Value = token(kindPosition, ct, e.ID.TS)
 		case "clusterTime":
 			el.Value = ct
 		case "fullDocument":
@@ -328,12 +332,12 @@ func (s *stream) add(ctx context.Context, raw bson.Raw) error {
 	// dropDatabase entry, as MongoDB does. lungo has no rename.
 	if s.coll != "" && e.Op == "drop" || s.coll == "" && s.db != "" && e.Op == "dropDatabase" {
 		inv, _ := bson.Marshal(bson.D{
-			{Key: "_id", Value: token(kindInvalidate, e.ID.TS)},
+			{Key: "_id", Value: token(kindInvalidate, ct, e.ID.TS)},
 			{Key: "operationType", Value: "invalidate"},
 			{Key: "clusterTime", Value: ct},
 		})
 		s.batch = append(s.batch, inv)
-		s.pbrt = token(kindInvalidate, e.ID.TS)
+		s.pbrt = token(kindInvalidate, ct, e.ID.TS)
 		s.dead = true
 		s.release()
 	}

@@ -17,15 +17,22 @@ const (
 	kindInvalidate byte = 2 // an invalidate: only startAfter may use it
 )
 
-// token returns the resume token for lungo time ts. MongoDB's tokens are
-// {_data: "<hex KeyString>"} documents that clients must treat as opaque
-// (MongoDB manual, "Change Streams" > "Resume Tokens"); these carry the time
-// and kind themselves, so that any double can read any other's.
-func token(kind byte, ts primitive.Timestamp) bson.Raw {
-	var b [9]byte
-	binary.BigEndian.PutUint32(b[0:], ts.T)
-	binary.BigEndian.PutUint32(b[4:], ts.I)
-	b[8] = kind
+// token returns the resume token of the event or high-water mark at lungo
+// time ts, whose cluster time is ct. MongoDB's tokens are {_data: "<hex
+// KeyString>"} documents that clients must treat as opaque (MongoDB manual,
+// "Change Streams" > "Resume Tokens"); like MongoDB's, these start with the
+// cluster time as a KeyString Timestamp (type byte 130, then its 8 bytes big
+// endian: src/mongo/db/storage/key_string.cpp, CType::kTimestamp), so that
+// they sort by it, and carry the lungo time and kind after it, so that any
+// double can read any other's.
+func token(kind byte, ct, ts primitive.Timestamp) bson.Raw {
+	var b [18]byte
+	b[0] = 130
+	binary.BigEndian.PutUint32(b[1:], ct.T)
+	binary.BigEndian.PutUint32(b[5:], ct.I)
+	binary.BigEndian.PutUint32(b[9:], ts.T)
+	binary.BigEndian.PutUint32(b[13:], ts.I)
+	b[17] = kind
 	raw, _ := bson.Marshal(bson.D{{Key: "_data", Value: strings.ToUpper(hex.EncodeToString(b[:]))}})
 	return raw
 }
@@ -44,11 +51,11 @@ func parseToken(v any) (byte, primitive.Timestamp, error) {
 		return 0, primitive.Timestamp{}, errBadToken
 	}
 	b, err := hex.DecodeString(data)
-	if err != nil || len(b) != 9 || b[8] != kindPosition && b[8] != kindInvalidate {
+	if err != nil || len(b) != 18 || b[0] != 130 || b[17] != kindPosition && b[17] != kindInvalidate {
 		return 0, primitive.Timestamp{}, errBadToken
 	}
-	ts := primitive.Timestamp{T: binary.BigEndian.Uint32(b[0:]), I: binary.BigEndian.Uint32(b[4:])}
-	return b[8], ts, nil
+	ts := primitive.Timestamp{T: binary.BigEndian.Uint32(b[9:]), I: binary.BigEndian.Uint32(b[13:])}
+	return b[17], ts, nil
 }
 
 // historyLost is MongoDB's error for a resume point no longer in the oplog

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 	"forum/forum/web"
 	"forum/streams"
 )
@@ -35,10 +36,7 @@ func newServer(t *testing.T) *httptest.Server {
 func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := forum.OpenFile(ctx, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := forumtest.OpenFile(t, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
 	t.Cleanup(func() { db.Close(ctx) })
 	store, err := forum.NewStore(ctx, db.Database, []string{"root"})
 	if err != nil {

@@ -14,8 +14,9 @@ type Listener struct {
 	signal chan struct{} // capacity 1: a push may have happened since the last take
 
 	// Owned by the serving goroutine; set by the hub before serving begins.
-	floor []Position // the id it resumed from: it has every event up to it
-	sent  []Position // the id it was last told, by source
+	floor   []Position // the id it resumed from: it has every event up to it
+	sent    []Position // the id it was last told, by source
+	replays int        // frames at the front of the queue that are replayed
 
 	mu      sync.Mutex
 	queue   []*Frame
@@ -86,8 +87,11 @@ func (l *Listener) wake() {
 
 // replay queues the history a listener resumes with, in the order of
 // their times: the history has each source's events in order, but one
-// source's may have been published late, behind another's. Being bounded
-// by the history, the replay may exceed the queue size.
+// source's may have been published late, behind another's. Their ids say
+// how far the hub had got in every source when they were published, which
+// holds in publish order only, so replayed frames go with ids of their
+// own: see appendBatch. Being bounded by the history, the replay may exceed
+// the queue size.
 func (l *Listener) replay(events []entry) {
 	for _, e := range events {
 		if l.floor[e.f.src].Less(e.f.pos) && slices.Contains(l.topics, e.topic) {
@@ -95,6 +99,7 @@ func (l *Listener) replay(events []entry) {
 		}
 	}
 	slices.SortStableFunc(l.queue, func(a, b *Frame) int { return cmp.Compare(a.pos.Time, b.pos.Time) })
+	l.replays = len(l.queue)
 	l.max = len(l.queue) + l.size
 }
 
@@ -119,7 +124,16 @@ func (l *Listener) take(spare []*Frame) ([]*Frame, bool) {
 func (l *Listener) appendBatch(dst []byte, frames []*Frame) ([]byte, []*Frame) {
 	n := 0
 	for _, f := range frames {
+		replay := l.replays > 0
+		if replay {
+			l.replays--
+		}
 		switch {
+		case replay:
+			// What the client has now: what it had, and this frame.
+			l.sent[f.src] = maxPos(l.sent[f.src], f.pos)
+			dst = appendIDLine(dst, l.sent)
+			dst = append(dst, f.bare...)
 		case f.src < 0:
 			dst = append(dst, f.full...)
 		case !l.floor[f.src].Less(f.pos):

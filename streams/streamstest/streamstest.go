@@ -79,7 +79,12 @@ func (s *stallStream) Next(ctx context.Context) bool {
 	return ok
 }
 
+// TryNext holds a change it got, whether it came at once (lungo) or after
+// the wait of a getMore (MongoDB).
 func (s *stallStream) TryNext(ctx context.Context) bool {
-	s.db.hold(ctx)
-	return s.IChangeStream.TryNext(ctx)
+	ok := s.IChangeStream.TryNext(ctx)
+	if ok {
+		s.db.hold(ctx)
+	}
+	return ok
 }
