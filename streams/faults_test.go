@@ -49,6 +49,11 @@ func dialSmall(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	// A stream that is never cut off would keep its reader waiting: fail
+	// instead of hanging.
+	if err := conn.SetReadDeadline(time.Now().Add(2 * wait)); err != nil {
+		t.Fatal(err)
+	}
 	return conn
 }
 

@@ -173,7 +173,8 @@ func TestEvictionIsCountedAndLogged(t *testing.T) {
 	}
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 1)
 	body := strings.Repeat("A long body that fills buffers. ", 400)
-	for range 40 {
+	// Far more than the queue and the small socket buffers hold.
+	for range 100 {
 		if _, err := store.CreatePost(t.Context(), u, "Post", body); err != nil {
 			t.Fatal(err)
 		}
