@@ -136,14 +136,7 @@ func BenchmarkOplog(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close(ctx)
-			coll := db.Database.Collection("things")
-			for b.Loop() {
-				lat := measure(b, func(i int) error {
-					_, err := coll.InsertOne(ctx, bson.M{"n": i})
-					return err
-				})
-				report(b, lat, "writes/s")
-			}
+			benchInserts(b, db)
 		})
 	}
 }
@@ -177,14 +170,7 @@ func BenchmarkCollectionGrowth(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close(ctx)
-			coll := db.Database.Collection("things")
-			for b.Loop() {
-				lat := measure(b, func(i int) error {
-					_, err := coll.InsertOne(ctx, bson.M{"n": i})
-					return err
-				})
-				report(b, lat, "writes/s")
-			}
+			benchInserts(b, db)
 		})
 	}
 }
@@ -323,4 +309,17 @@ func fileMB(b *testing.B, path string) float64 {
 		b.Fatal(err)
 	}
 	return float64(st.Size()) / (1 << 20)
+}
+
+// benchInserts reports the rate and latency of single inserts into db.
+func benchInserts(b *testing.B, db *forum.DB) {
+	ctx := context.Background()
+	coll := db.Database.Collection("things")
+	for b.Loop() {
+		lat := measure(b, func(i int) error {
+			_, err := coll.InsertOne(ctx, bson.M{"n": i})
+			return err
+		})
+		report(b, lat, "writes/s")
+	}
 }

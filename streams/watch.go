@@ -209,7 +209,9 @@ func (w *watcher) batchDone(cs lungo.IChangeStream) {
 	if t := cs.ResumeToken(); t != nil {
 		w.token, w.startAfter = t, false
 		if ts, ok := tokenTime(t); ok && ts.T > 0 {
-			// Every change before the token's time has been read.
+			// Every change before the token's time has been read: the
+			// post-batch resume token moves on while the collection is
+			// quiet.
 			w.hub.engine.Advance(w.src, before(ts))
 		}
 	}
@@ -222,7 +224,6 @@ func (w *watcher) batchDone(cs lungo.IChangeStream) {
 // handle turns the current change into its event, once. It returns the
 // change, or errInvalidated after an invalidate event.
 func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) (*change, error) {
-	w.token, w.startAfter = cs.ResumeToken(), false
 	c := new(change)
 	if err := cs.Decode(c); err != nil {
 		w.hub.log.Error("decode change", "collection", w.feed.coll, "error", err)
@@ -313,15 +314,14 @@ func before(ts primitive.Timestamp) fanout.Position {
 	return fanout.Position{Time: clusterTime(ts) - 1, Seq: ^uint32(0)}
 }
 
-// tokenTime returns the cluster time a resume token holds. MongoDB's
+// tokenTime returns the cluster time a MongoDB resume token holds. Its
 // tokens are {_data: "<hex>"}, a KeyString whose first value is the
 // cluster time: type byte 130 (0x82, Timestamp) and its 8 bytes, big
 // endian (mongo/src/mongo/db/pipeline/resume_token.cpp, key_string.cpp
-// CType::kTimestamp); lungo's are {ts: <timestamp>}.
+// CType::kTimestamp). lungo's tokens ({ts}) are those of its last change,
+// which tells nothing new: on lungo the whole-database stream moves a
+// collection's position on instead.
 func tokenTime(token bson.Raw) (primitive.Timestamp, bool) {
-	if t, i, ok := token.Lookup("ts").TimestampOK(); ok {
-		return primitive.Timestamp{T: t, I: i}, true
-	}
 	data, ok := token.Lookup("_data").StringValueOK()
 	if !ok || len(data) < 18 || !strings.EqualFold(data[:2], "82") {
 		return primitive.Timestamp{}, false

@@ -114,7 +114,11 @@ func RetryFrame(lo, hi time.Duration) []byte {
 	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
 }
 
+// positionSize is what a Position takes in memory: a uint64 and a uint32,
+// padded.
+const positionSize = 16
+
 // size is what a kept frame costs in memory, about.
 func (f *Frame) size() int {
-	return len(f.full) + 24*len(f.vec) + 160
+	return len(f.full) + positionSize*len(f.vec) + 160
 }
