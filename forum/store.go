@@ -318,7 +318,7 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 	p := &Post{ID: primitive.NewObjectID(), Title: title, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	if _, err := s.posts.InsertOne(ctx, postDoc{Post: p, Participants: []primitive.ObjectID{}}); err != nil {
+	if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
 		return nil, fmt.Errorf("insert post: %w", err)
 	}
 	return p, nil
@@ -367,11 +367,21 @@ func (s *Store) findAll(ctx context.Context, coll lungo.ICollection, filter any,
 }
 
 // postDoc is a post as stored: its participants, the ids of everyone who
-// commented on it, are kept beside the fields a Post shows. The list starts
-// empty rather than missing, which would mark the post for the backfill.
+// commented on it, are kept beside the fields a Post shows.
 type postDoc struct {
 	*Post        `bson:",inline"`
 	Participants []primitive.ObjectID `bson:"participants"`
+}
+
+// PostDocument returns p as the store keeps it, with the ids of everyone
+// who commented on it, for writers that insert posts in bulk (seed). The
+// list is stored empty rather than missing, which would mark the post for
+// the backfill.
+func PostDocument(p *Post, participants []primitive.ObjectID) any {
+	if participants == nil {
+		participants = []primitive.ObjectID{}
+	}
+	return postDoc{Post: p, Participants: participants}
 }
 
 // CreateComment adds a comment by author to a post, and notifies the post's
@@ -406,7 +416,7 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		} else if err != nil {
 			return fmt.Errorf("count comment on post %s: %w", postID.Hex(), err)
 		}
-		docs := notifyComment(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
+		docs := CommentNotifications(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
 		if len(docs) > 0 {
 			if _, err := s.notifications.InsertMany(ctx, docs); err != nil {
 				return fmt.Errorf("insert notifications: %w", err)
@@ -420,9 +430,9 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 	return c, nil
 }
 
-// notifyComment returns the notifications of comment c on the post titled
-// title, one for each of recipients except its author, each once.
-func notifyComment(author *User, c *Comment, title string, recipients []primitive.ObjectID) []any {
+// CommentNotifications returns the notifications of comment c on the post
+// titled title, one for each of recipients except its author, each once.
+func CommentNotifications(author *User, c *Comment, title string, recipients []primitive.ObjectID) []any {
 	seen := map[primitive.ObjectID]bool{author.ID: true}
 	var docs []any
 	for _, r := range recipients {

@@ -281,4 +281,60 @@ func TestSeedFillsTheStore(t *testing.T) {
 	if len(posts) != 12 {
 		t.Fatalf("seeded posts: got %d, want 12", len(posts))
 	}
+
+	// Seeded threads keep their participants: a new comment notifies an
+	// earlier commenter who is not the post's author.
+	base := "http://" + m.Addr().String()
+	getJSON := func(c *http.Client, path string, out any) {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	var thread, commenter string
+	for _, raw := range posts {
+		var p struct{ ID, Author string }
+		json.Unmarshal(raw, &p)
+		var comments []struct{ Author string }
+		getJSON(c, "/api/posts/"+p.ID+"/comments", &comments)
+		for _, cm := range comments {
+			if cm.Author != p.Author {
+				thread, commenter = p.ID, cm.Author
+			}
+		}
+	}
+	if thread == "" {
+		t.Fatal("no seeded thread has a commenter other than its author")
+	}
+	zed := newJarClient()
+	if resp := postJSON(t, zed, base+"/api/register", `{"name":"zed","password":"password123"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	resp, err = zed.Post(base+"/api/posts/"+thread+"/comments", "application/json", strings.NewReader(`{"body":"Late to this thread"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&made)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || made.ID == "" {
+		t.Fatalf("comment on a seeded thread: %d", resp.StatusCode)
+	}
+	other := newJarClient()
+	if resp := postJSON(t, other, base+"/api/login", `{"name":"`+commenter+`","password":"`+seedPassword+`"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in as %s: %d", commenter, resp.StatusCode)
+	}
+	var notes []struct{ CommentID string }
+	getJSON(other, "/api/notifications", &notes)
+	for _, n := range notes {
+		if n.CommentID == made.ID {
+			return
+		}
+	}
+	t.Fatalf("%s, an earlier commenter on a seeded thread, got no notification of comment %s", commenter, made.ID)
 }

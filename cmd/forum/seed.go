@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,32 +193,20 @@ func (g *seedGen) batch(n int) seedDocs {
 		}
 		g.at = g.at.Add(time.Millisecond)
 		p := &forum.Post{ID: primitive.NewObjectID(), Title: title, Body: strings.TrimSpace(body.String()), Author: author.Name, AuthorID: author.ID, CreatedAt: g.at}
-		var earlier []primitive.ObjectID
+		var participants []primitive.ObjectID
 		for range g.r.IntN(7) {
 			by := g.users[g.r.IntN(len(g.users))]
 			g.at = g.at.Add(time.Millisecond)
 			c := &forum.Comment{ID: primitive.NewObjectID(), PostID: p.ID, Body: g.pick(replies), Author: by.Name, AuthorID: by.ID, CreatedAt: g.at}
 			b.comments = append(b.comments, c)
-			// Seed titles are shorter than the 60 characters at which
-			// CreateComment shortens them in the message.
-			seen := map[primitive.ObjectID]bool{by.ID: true}
-			for _, to := range append([]primitive.ObjectID{p.AuthorID}, earlier...) {
-				if seen[to] {
-					continue
-				}
-				seen[to] = true
-				b.notifications = append(b.notifications, &forum.Notification{
-					ID: primitive.NewObjectID(), UserID: to, Kind: forum.NotificationComment,
-					PostID: p.ID, CommentID: c.ID, Actor: by.Name,
-					Message:   fmt.Sprintf("%s commented on “%s”", by.Name, p.Title),
-					CreatedAt: c.CreatedAt,
-				})
+			b.notifications = append(b.notifications, forum.CommentNotifications(by, c, p.Title, append([]primitive.ObjectID{p.AuthorID}, participants...))...)
+			if !slices.Contains(participants, by.ID) {
+				participants = append(participants, by.ID)
 			}
-			earlier = append(earlier, by.ID)
 			p.Comments++
 			g.comments++
 		}
-		b.posts = append(b.posts, p)
+		b.posts = append(b.posts, forum.PostDocument(p, participants))
 	}
 	return b
 }
