@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -69,5 +70,46 @@ func TestLoadDeliversEveryPostOnce(t *testing.T) {
 	}
 	if rep.Duplicates != 0 {
 		t.Errorf("%d duplicate deliveries", rep.Duplicates)
+	}
+}
+
+func TestLoadStartsAForumOnAPreloadedStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the forum binary")
+	}
+	bin := filepath.Join(t.TempDir(), "forum")
+	build := exec.Command("go", "build", "-o", bin, "forum/cmd/forum")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the forum: %v: %s", err, out)
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{
+		"-forum", bin, "-preload", "200", "-subscribers", "50", "-posts", "10", "-rate", "50",
+	}, &out, &out)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "seeded 200 posts") {
+		t.Errorf("no line says the store was seeded with 200 posts")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var rep Report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not the JSON report: %v", err)
+	}
+	if rep.Connected != 50 || rep.Delivered != 50*10 || rep.Lost != 0 || rep.Duplicates != 0 {
+		t.Errorf("connected %d, delivered %d, lost %d, duplicates %d; want 50, 500, 0, 0", rep.Connected, rep.Delivered, rep.Lost, rep.Duplicates)
+	}
+	if rep.ServerRSSBeforeKB == nil || *rep.ServerRSSBeforeKB == 0 {
+		t.Errorf("the started forum's memory was not measured")
+	}
+}
+
+func TestPreloadNeedsAForumToStart(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-preload", "10"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "-forum") {
+		t.Errorf("got %v, want an error that names -forum", err)
 	}
 }

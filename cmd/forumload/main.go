@@ -8,6 +8,12 @@
 //
 //	go run ./cmd/forumload -url http://127.0.0.1:8080 -subscribers 5000 -posts 50 -rate 10 -pid 1234
 //
+// or, to measure a forum of its own on a store preloaded with 10,000 posts
+// and their comments (seeded by the forum binary's own `seed`):
+//
+//	go build -o /tmp/forum ./cmd/forum
+//	go run ./cmd/forumload -forum /tmp/forum -preload 10000 -subscribers 5000
+//
 // It prints human-readable lines and then one JSON line with every figure. It
 // exits with status 1 when a subscriber failed to connect, a stream ended
 // early, or a delivery was lost or duplicated.
@@ -57,6 +63,8 @@ type config struct {
 	connectTimeout time.Duration
 	drainTimeout   time.Duration
 	pid            int
+	forum          string // forum binary to start for the run, or ""
+	preload        int    // posts to seed the started forum's store with
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -74,6 +82,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", time.Minute, "longest wait for every subscriber to connect")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "longest wait for deliveries after the last post")
 	fs.IntVar(&c.pid, "pid", 0, "process id of the server on this machine, to measure its memory and CPU")
+	fs.StringVar(&c.forum, "forum", "", "forum binary to start on a new embedded store for the run, instead of loading -url (its pid is measured)")
+	fs.IntVar(&c.preload, "preload", 0, "posts, with their comments, to seed the started forum's store with before the run (needs -forum)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -98,6 +108,12 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-connect-timeout and -drain-timeout must be positive")
 	case c.pid < 0:
 		return c, errors.New("-pid: not a process id")
+	case c.preload < 0:
+		return c, errors.New("-preload: not a number of posts")
+	case c.preload > 0 && c.forum == "":
+		return c, errors.New("-preload: name the forum binary to start with -forum")
+	case c.forum != "" && c.pid != 0:
+		return c, errors.New("-pid: the forum started by -forum is measured; leave -pid out")
 	}
 	return c, nil
 }
@@ -108,6 +124,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.forum != "" {
+		f, err := startForum(ctx, cfg.forum, cfg.preload, cfg.subscribers+spareConns, stdout)
+		if err != nil {
+			return err
+		}
+		defer f.stop()
+		cfg.url, cfg.pid = f.url, f.pid()
 	}
 	rep, err := load(ctx, cfg, stdout)
 	if err != nil {
