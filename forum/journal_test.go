@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ type faultFS struct {
 	writeErr error // returned by the next writes
 	short    bool  // the failing writes write half their bytes first
 	syncErr  error // returned by the next fdatasyncs
+	// failCreate makes creating a file fail, as on a full disk, while
+	// files already open still take writes.
+	failCreate atomic.Bool
 }
 
 func (f *faultFS) set(writeErr error, short bool, syncErr error) {
@@ -47,6 +51,9 @@ func (f *faultFS) faults() (error, bool, error) {
 }
 
 func (f *faultFS) Create(name string) (storeFile, error) {
+	if f.failCreate.Load() {
+		return nil, syscall.ENOSPC
+	}
 	file, err := f.osFS.Create(name)
 	return faultFile{file, f}, err
 }
@@ -595,4 +602,162 @@ func groupOf(d bsonkit.Doc) int {
 		return int(g)
 	}
 	return -1
+}
+
+// gateFS holds the writing of a snapshot back, once armed, until released.
+type gateFS struct {
+	osFS
+	armed   atomic.Bool
+	started chan struct{} // a snapshot began
+	release chan struct{}
+}
+
+func (g *gateFS) Create(name string) (storeFile, error) {
+	if strings.HasSuffix(name, "forum.db.tmp") && g.armed.CompareAndSwap(true, false) {
+		close(g.started)
+		<-g.release
+	}
+	return g.osFS.Create(name)
+}
+
+// journalRecords counts the records of the journal in dir.
+func journalRecords(t *testing.T, dir string) int {
+	t.Helper()
+	buf, err := os.ReadFile(filepath.Join(dir, "forum.db.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for off := len(journalMagic); off < len(buf); n++ {
+		_, size, ok := readFrame(buf[off:])
+		if !ok {
+			t.Fatalf("damaged journal record at offset %d", off)
+		}
+		off += size
+	}
+	return n
+}
+
+func TestJournalCommitsGoOnWhileASnapshotIsWritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	g := &gateFS{started: make(chan struct{}), release: make(chan struct{})}
+	db, err := OpenFileWith(context.Background(), filepath.Join(dir, "forum.db"), FileOptions{
+		History: time.Minute, SnapshotBytes: 64 << 10, fs: g, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close(context.Background()) }()
+	coll := db.Database.Collection("things")
+	// A new collection is stored as a snapshot before its commit returns.
+	if _, err := coll.InsertOne(context.Background(), bson.M{"_id": 0}); err != nil {
+		t.Fatal(err)
+	}
+	g.armed.Store(true)
+	id := 1
+	for snapshotting := false; !snapshotting; id++ {
+		if id > 10000 {
+			t.Fatal("no snapshot began after 10,000 commits")
+		}
+		if _, err := coll.InsertOne(context.Background(), bson.M{"_id": id, "text": strings.Repeat("x", 512)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-g.started:
+			snapshotting = true
+		default:
+		}
+	}
+	before := journalRecords(t, dir)
+	// The snapshot is held back: commits must not wait for it.
+	committed := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if _, err := coll.InsertOne(context.Background(), bson.M{"_id": id + i}); err != nil {
+				committed <- err
+				return
+			}
+		}
+		committed <- nil
+	}()
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		close(g.release)
+		t.Fatal("commits waited for the snapshot being written")
+	}
+	close(g.release)
+	if err := db.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The journal keeps only the commits the new snapshot does not hold:
+	// the 50 made while it was written, and any the loop above made before
+	// it saw the snapshot begin.
+	if n := journalRecords(t, dir); n < 50 || n >= before {
+		t.Errorf("journal after the snapshot: got %d records, want 50 or a few more, fewer than the %d before it", n, before)
+	}
+	db = mustOpen(t, dir)
+	if got, want := len(ids(t, db, "things")), id+50; got != want {
+		t.Errorf("documents after reopen: got %d, want %d", got, want)
+	}
+}
+
+func TestJournalKeepsEveryCommitWhenABackgroundSnapshotFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fsys := &faultFS{}
+	var logs lockedBuffer
+	db, err := OpenFileWith(context.Background(), filepath.Join(dir, "forum.db"), FileOptions{
+		History: time.Minute, SnapshotBytes: 8 << 10, fs: fsys, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close(context.Background()) }()
+	coll := db.Database.Collection("things")
+	if _, err := coll.InsertOne(context.Background(), bson.M{"_id": -1}); err != nil {
+		t.Fatal(err)
+	}
+	// Every write of a new file fails: the journal's appends go through
+	// the handle it already has and still succeed.
+	fsys.failCreate.Store(true)
+	for id := range 100 {
+		if _, err := coll.InsertOne(context.Background(), bson.M{"_id": id, "text": strings.Repeat("x", 512)}); err != nil {
+			t.Fatalf("commit %d while snapshots fail: %v", id, err)
+		}
+	}
+	fsys.failCreate.Store(false)
+	if err := db.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "write snapshot") {
+		t.Errorf("the failed snapshot was not logged; logs: %s", logs.String())
+	}
+	db = mustOpen(t, dir)
+	if got := len(ids(t, db, "things")); got != 101 {
+		t.Errorf("documents after reopen: got %d, want 101", got)
+	}
+}
+
+// lockedBuffer is a buffer that the store's background snapshot and the test
+// may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
