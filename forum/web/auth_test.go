@@ -165,6 +165,26 @@ func (c *client) wantSignedIn() {
 	wantStatus(c.t, resp, body, http.StatusOK)
 }
 
+type signOutWay struct {
+	name    string
+	signOut func(c *client)
+}
+
+// signOutWays are the API's and the page's way to post to a sign-out path:
+// /api+path answers 204, the page's path sends home.
+func signOutWays(path string) []signOutWay {
+	return []signOutWay{
+		{"api", func(c *client) {
+			resp, body := c.postJSON("/api"+path, nil)
+			wantStatus(c.t, resp, body, http.StatusNoContent)
+		}},
+		{"page", func(c *client) {
+			resp, body := c.postForm(path, nil)
+			wantRedirect(c.t, resp, body, "/")
+		}},
+	}
+}
+
 func TestLogoutEndsTheSessionOnEveryInstance(t *testing.T) {
 	db, store := newStore(t)
 	other, err := forum.NewStore(context.Background(), db.Database)
@@ -173,25 +193,13 @@ func TestLogoutEndsTheSessionOnEveryInstance(t *testing.T) {
 	}
 	a, _ := startServer(t, db, store)
 	b, _ := startServer(t, db, other)
-	for _, tc := range []struct {
-		name   string
-		logout func(c *client)
-	}{
-		{"api", func(c *client) {
-			resp, body := c.postJSON("/api/logout", nil)
-			wantStatus(t, resp, body, http.StatusNoContent)
-		}},
-		{"page", func(c *client) {
-			resp, body := c.postForm("/logout", nil)
-			wantRedirect(t, resp, body, "/")
-		}},
-	} {
+	for _, tc := range signOutWays("/logout") {
 		t.Run(tc.name, func(t *testing.T) {
 			alice := newClient(t, a)
 			alice.register("alice-" + tc.name)
 			copyOnA, copyOnB := alice.copyOf(a.URL), alice.copyOf(b.URL)
 			copyOnB.wantSignedIn()
-			tc.logout(alice)
+			tc.signOut(alice)
 			alice.wantSignedOut()
 			copyOnA.wantSignedOut()
 			copyOnB.wantSignedOut()
@@ -201,19 +209,7 @@ func TestLogoutEndsTheSessionOnEveryInstance(t *testing.T) {
 
 func TestSignOutEverywhereEndsAllOfTheUsersSessions(t *testing.T) {
 	srv := newServer(t)
-	for _, tc := range []struct {
-		name    string
-		signOut func(c *client)
-	}{
-		{"api", func(c *client) {
-			resp, body := c.postJSON("/api/logout/everywhere", nil)
-			wantStatus(t, resp, body, http.StatusNoContent)
-		}},
-		{"page", func(c *client) {
-			resp, body := c.postForm("/logout/everywhere", nil)
-			wantRedirect(t, resp, body, "/")
-		}},
-	} {
+	for _, tc := range signOutWays("/logout/everywhere") {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "alice-" + tc.name
 			laptop, phone, root := newClient(t, srv), newClient(t, srv), newClient(t, srv)
