@@ -59,7 +59,7 @@ func BenchmarkStore(b *testing.B) {
 					}
 					opened := time.Since(start)
 					defer db.Close(ctx)
-					s, err := forum.NewStore(ctx, db.Database, nil)
+					s, err := forum.NewStore(ctx, db.Database)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -184,7 +184,7 @@ func buildStore(b *testing.B, path string, stored int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := forum.NewStore(ctx, db.Database, nil)
+	s, err := forum.NewStore(ctx, db.Database)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,11 +2,13 @@ package forum
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -61,7 +63,7 @@ var txnOptions = options.Transaction().
 // display: a busy thread's list can be long, and only CreateComment needs it.
 var postWithoutParticipants = bson.M{"participants": 0}
 
-// Store keeps users, posts, comments and notifications in a database reached
+// Store keeps users, posts, comments, notifications and sessions in a database reached
 // through lungo's driver interfaces.
 type Store struct {
 	db            lungo.IDatabase
@@ -69,24 +71,21 @@ type Store struct {
 	posts         lungo.ICollection
 	comments      lungo.ICollection
 	notifications lungo.ICollection
-	admins        map[string]bool
+	sessions      lungo.ICollection
+	// compare checks a password against a hash; tests count its calls.
+	compare func(hash, password []byte) error
 }
 
 // NewStore returns a store over db and creates the indexes its queries use.
-// admins names the users who are admins.
-func NewStore(ctx context.Context, db lungo.IDatabase, admins []string) (*Store, error) {
+func NewStore(ctx context.Context, db lungo.IDatabase) (*Store, error) {
 	s := &Store{
 		db:            db,
 		users:         db.Collection(UsersCollection),
 		posts:         db.Collection(PostsCollection),
 		comments:      db.Collection(CommentsCollection),
 		notifications: db.Collection(NotificationsCollection),
-		admins:        map[string]bool{},
-	}
-	for _, a := range admins {
-		if a = strings.TrimSpace(a); a != "" {
-			s.admins[strings.ToLower(a)] = true
-		}
+		sessions:      db.Collection(SessionsCollection),
+		compare:       bcrypt.CompareHashAndPassword,
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		return nil, err
@@ -111,6 +110,10 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
 		// UnreadCount is answered from this index alone.
 		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "read", Value: 1}}}},
+		// EndSessions deletes by user; the TTL index removes expired
+		// sessions (MongoDB within a minute, lungo every minute).
+		{s.sessions, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}}}},
+		{s.sessions, mongo.IndexModel{Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetExpireAfterSeconds(0)}},
 	}
 	for _, ix := range indexes {
 		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
@@ -216,11 +219,6 @@ func (s *Store) inTransaction(ctx context.Context, fn func(ctx context.Context) 
 // Database returns the database the store keeps its collections in.
 func (s *Store) Database() lungo.IDatabase { return s.db }
 
-func (s *Store) withRole(u *User) *User {
-	u.Admin = s.admins[u.NameKey]
-	return u
-}
-
 // Register creates a user.
 func (s *Store) Register(ctx context.Context, name, password string) (*User, error) {
 	if err := ValidateName(name); err != nil {
@@ -252,7 +250,7 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 		}
 		return nil, fmt.Errorf("insert user %s: %w", name, err)
 	}
-	return s.withRole(u), nil
+	return u, nil
 }
 
 // prehash turns a password of any length into bcrypt's input, which bcrypt
@@ -267,23 +265,35 @@ func nameTaken(name string) error {
 	return Errorf(ECONFLICT, "The name %q is already taken.", name)
 }
 
+// dummyHash is compared against when no user has the name, so that an
+// unknown name takes as long as a wrong password and sign-in time does not
+// tell which names exist. Its cost is that of every stored hash.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword(prehash(rand.Text()), bcrypt.DefaultCost)
+	if err != nil {
+		panic(fmt.Sprintf("hash dummy password: %v", err))
+	}
+	return h
+})
+
 // Authenticate returns the user with this name and password.
 func (s *Store) Authenticate(ctx context.Context, name, password string) (*User, error) {
 	wrong := Errorf(EUNAUTHORIZED, "Wrong name or password.")
-	if !utf8Valid(name, password) || len(name) > MaxNameLen*4 || len(password) > 1024 {
+	if !utf8Valid(name, password) || len(name) > MaxNameLen*4 || len(password) > MaxPasswordBytes {
 		return nil, wrong
 	}
 	var u User
 	err := s.users.FindOne(ctx, bson.M{"nameKey": strings.ToLower(name)}).Decode(&u)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		s.compare(dummyHash(), prehash(password))
 		return nil, wrong
 	} else if err != nil {
 		return nil, fmt.Errorf("find user %s: %w", name, err)
 	}
-	if bcrypt.CompareHashAndPassword(u.PasswordHash, prehash(password)) != nil {
+	if s.compare(u.PasswordHash, prehash(password)) != nil {
 		return nil, wrong
 	}
-	return s.withRole(&u), nil
+	return &u, nil
 }
 
 // User returns the user with this id.
@@ -292,7 +302,7 @@ func (s *Store) User(ctx context.Context, id primitive.ObjectID) (*User, error) 
 	if err := s.findOne(ctx, s.users, id, "user", &u); err != nil {
 		return nil, err
 	}
-	return s.withRole(&u), nil
+	return &u, nil
 }
 
 func (s *Store) findOne(ctx context.Context, coll lungo.ICollection, id primitive.ObjectID, what string, out any, opts ...*options.FindOneOptions) error {

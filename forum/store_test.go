@@ -59,7 +59,7 @@ func openFile(t *testing.T, path string) *forum.DB {
 
 func newStore(t *testing.T, db *forum.DB) *forum.Store {
 	t.Helper()
-	s, err := forum.NewStore(context.Background(), db.Database, []string{"Root"})
+	s, err := forum.NewStore(context.Background(), db.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,22 +141,6 @@ func TestAuthenticate(t *testing.T) {
 		}
 		_, err = s.Authenticate(ctx, "nobody", "password123")
 		wantCode(t, err, forum.EUNAUTHORIZED)
-	})
-}
-
-func TestAdminsAreNamedByConfiguration(t *testing.T) {
-	eachBackend(t, func(t *testing.T, s *forum.Store) {
-		root := mustRegister(t, s, "root")
-		if !root.Admin {
-			t.Fatal("root: want admin")
-		}
-		u, err := s.User(context.Background(), root.ID)
-		if err != nil || !u.Admin {
-			t.Fatalf("reloaded root: got %+v, %v", u, err)
-		}
-		if mustRegister(t, s, "alice").Admin {
-			t.Fatal("alice: want no admin")
-		}
 	})
 }
 
@@ -494,7 +478,7 @@ func TestNewStoreBackfillsParticipantsOfOldPosts(t *testing.T) {
 		if _, err := db.Collection("meta").DeleteMany(ctx, bson.M{}); err != nil {
 			t.Fatal(err)
 		}
-		s, err = forum.NewStore(ctx, db, nil)
+		s, err = forum.NewStore(ctx, db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +510,7 @@ func TestNewStoreReplacesOldIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := forum.NewStore(ctx, db, nil); err != nil {
+		if _, err := forum.NewStore(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {

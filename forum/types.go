@@ -31,7 +31,9 @@ type User struct {
 	NameKey      string             `bson:"nameKey" json:"-"`
 	PasswordHash []byte             `bson:"passwordHash" json:"-"`
 	CreatedAt    time.Time          `bson:"createdAt" json:"-"`
-	Admin        bool               `bson:"-" json:"admin"`
+	// Admin is kept with the account: only an admin or the operator's
+	// "forum admin grant" gives it, never the choice of a name.
+	Admin bool `bson:"admin,omitempty" json:"admin"`
 }
 
 // Post is a thread opener.

@@ -22,7 +22,7 @@ func newMongoDB(t *testing.T) (*forum.DB, *forum.Store) {
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
 	db = forumtest.Wrap(db)
-	store, err := forum.NewStore(t.Context(), db.Database, nil)
+	store, err := forum.NewStore(t.Context(), db.Database)
 	if err != nil {
 		t.Fatal(err)
 	}

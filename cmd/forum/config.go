@@ -21,7 +21,6 @@ type Config struct {
 	Data          string
 	MongoURI      string
 	MongoDB       string
-	Admins        []string
 	SessionKey    string
 	History       time.Duration
 	Heartbeat     time.Duration
@@ -47,12 +46,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		return def
 	}
-	var admins, history, heartbeat, statsInterval, maxStreams, historyEvents, historyBytes string
+	if err := refuseAdmins(args, getenv); err != nil {
+		return c, err
+	}
+	var history, heartbeat, statsInterval, maxStreams, historyEvents, historyBytes string
 	fs.StringVar(&c.Addr, "addr", env("FORUM_ADDR", "localhost:8080"), "listen address (FORUM_ADDR)")
 	fs.StringVar(&c.Data, "data", env("FORUM_DATA", filepath.Join("data", "forum.db")), "embedded data file (FORUM_DATA)")
 	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB replica set to use instead of the embedded store (MONGODB_URI)")
 	fs.StringVar(&c.MongoDB, "mongodb-db", env("MONGODB_DB", "forum"), "MongoDB database name (MONGODB_DB)")
-	fs.StringVar(&admins, "admins", env("FORUM_ADMINS", ""), "comma-separated admin user names (FORUM_ADMINS)")
 	fs.StringVar(&c.SessionKey, "session-key", env("FORUM_SESSION_KEY", ""), "secret that signs session cookies; generated into the data folder when empty (FORUM_SESSION_KEY)")
 	fs.StringVar(&history, "history", env("FORUM_HISTORY", "15m"), "how long live events stay resumable (FORUM_HISTORY)")
 	fs.StringVar(&historyEvents, "history-events", env("FORUM_HISTORY_EVENTS", "50000"), "most live events kept resumable (FORUM_HISTORY_EVENTS)")
@@ -69,11 +70,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	for _, a := range strings.Split(admins, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.Admins = append(c.Admins, a)
-		}
 	}
 	var err error
 	durations := []struct {

@@ -147,7 +147,6 @@ func e2eStartForumWith(t *testing.T, change func(*Config)) *e2eForum {
 		cfg: Config{
 			Addr:          "127.0.0.1:0",
 			Data:          filepath.Join(t.TempDir(), "forum.db"),
-			Admins:        []string{"admin"},
 			SessionKey:    "e2e-session-key-not-secret",
 			History:       15 * time.Minute,
 			Heartbeat:     time.Second,
@@ -204,6 +203,19 @@ func (f *e2eForum) Stop() {
 	if err != nil {
 		f.t.Errorf("e2e: close the forum: %v", err)
 	}
+}
+
+// GrantAdmin makes name, who has registered, an admin the way an operator
+// does on the embedded store: the forum stopped, "forum admin grant NAME",
+// the forum started again.
+func (f *e2eForum) GrantAdmin(name string) {
+	f.t.Helper()
+	f.Stop()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "grant", name}, env("FORUM_DATA", f.cfg.Data), &out, &out); err != nil {
+		f.t.Fatalf("e2e: forum admin grant %s: %v: %s", name, err, out.String())
+	}
+	f.Start()
 }
 
 // e2eClient is someone who uses the JSON API, with their own cookies.

@@ -153,8 +153,10 @@ func TestE2EAdminStatsCountNewPost(t *testing.T) {
 	bob.Post("First", "One.")
 	bob.Post("Second", "Two.")
 
+	f.RegisterAPI("admin")
+	f.GrantAdmin("admin")
 	admin := b.Person("admin")
-	admin.SignUp("admin")
+	admin.SignIn("admin")
 	admin.Open("/admin/stats")
 	admin.WaitLive()
 	stat := func(name string) string {
@@ -186,7 +188,7 @@ func e2eCommentOffline(t *testing.T, f *e2eForum, name, postID, body string) {
 			t.Errorf("close the data file: %v", err)
 		}
 	}()
-	store, err := forum.NewStore(ctx, db.Database, f.cfg.Admins)
+	store, err := forum.NewStore(ctx, db.Database)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,10 +42,14 @@ func main() {
 
 // run starts the forum with the given arguments and environment and serves
 // until ctx ends; "seed" as the first argument fills the store with sample
-// data instead, and "healthcheck" asks a running forum whether it is ready.
+// data instead, "admin" grants, revokes or lists the admin role, and
+// "healthcheck" asks a running forum whether it is ready.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "seed" {
 		return seed(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "admin" {
+		return admin(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(ctx, args[1:], stdout)
@@ -137,7 +141,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	m.logContents(ctx)
-	store, err := forum.NewStore(ctx, m.db.Database, m.cfg.Admins)
+	store, err := forum.NewStore(ctx, m.db.Database)
 	if err != nil {
 		return err
 	}

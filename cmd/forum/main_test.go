@@ -37,11 +37,11 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 		c.History != 15*time.Minute || c.Heartbeat != 15*time.Second || c.StatsInterval != 5*time.Second || c.MaxStreams != 10000 {
 		t.Fatalf("defaults: got %+v", c)
 	}
-	c, err = parseConfig([]string{"-addr", ":9999"}, env("FORUM_ADDR", ":1", "FORUM_ADMINS", " root, alice ,", "FORUM_HISTORY", "1h", "FORUM_MAX_STREAMS", "5"), io.Discard)
+	c, err = parseConfig([]string{"-addr", ":9999"}, env("FORUM_ADDR", ":1", "FORUM_HISTORY", "1h", "FORUM_MAX_STREAMS", "5"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":9999" || strings.Join(c.Admins, "|") != "root|alice" || c.History != time.Hour || c.MaxStreams != 5 {
+	if c.Addr != ":9999" || c.History != time.Hour || c.MaxStreams != 5 {
 		t.Fatalf("flags over environment: got %+v", c)
 	}
 	c, err = parseConfig(nil, env("FORUM_HISTORY_EVENTS", "1000", "FORUM_HISTORY_BYTES", "512KiB"), io.Discard)
@@ -262,7 +262,7 @@ func TestSeedFillsTheStore(t *testing.T) {
 	if err := run(context.Background(), []string{"seed", "-posts", "12"}, env("FORUM_DATA", data), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "Posts: 12/12") || !strings.Contains(out.String(), seedPassword) {
+	if !strings.Contains(out.String(), "Posts: 12/12") || !strings.Contains(out.String(), seedPassword) || !strings.Contains(out.String(), `made "alice" an admin`) {
 		t.Fatalf("seed output: %q", out.String())
 	}
 	m := startMain(t, dir)
@@ -270,6 +270,11 @@ func TestSeedFillsTheStore(t *testing.T) {
 	c := newJarClient()
 	if resp := postJSON(t, c, "http://"+m.Addr().String()+"/api/login", `{"name":"alice","password":"`+seedPassword+`"}`); resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign in as a seeded user: %d", resp.StatusCode)
+	}
+	if resp, err := c.Get("http://" + m.Addr().String() + "/api/stats"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("stats as the seeded admin: %d", resp.StatusCode)
 	}
 	resp, err := c.Get("http://" + m.Addr().String() + "/api/posts?limit=100")
 	if err != nil {

@@ -57,12 +57,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	var db *forum.DB
-	if cfg.MongoURI != "" {
-		db, err = forum.Connect(ctx, cfg.MongoURI, cfg.MongoDB)
-	} else {
-		db, err = forum.OpenFile(ctx, cfg.Data, cfg.History)
-	}
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -71,7 +66,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 			db.Close(context.Background())
 		}
 	}()
-	store, err := forum.NewStore(ctx, db.Database, cfg.Admins)
+	store, err := forum.NewStore(ctx, db.Database)
 	if err != nil {
 		return err
 	}
@@ -88,6 +83,11 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		users = append(users, u)
 	}
+	// One admin, so that /admin/stats and /admin/users can be tried.
+	if _, err := store.SetAdmin(ctx, seedUsers[0], true); err != nil {
+		return fmt.Errorf("seed admin: %w", err)
+	}
+	fmt.Fprintf(stdout, "made %q an admin\n", seedUsers[0])
 
 	// The users went through the store, for their password hashes and
 	// indexes; the posts go in batches, which the embedded store takes
@@ -131,9 +131,6 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	fmt.Fprintf(stdout, "Done. Sign in as any of %s with the password %q.\n", strings.Join(seedUsers, ", "), seedPassword)
-	if len(cfg.Admins) == 0 {
-		fmt.Fprintln(stdout, "To see /admin/stats, run the forum with FORUM_ADMINS=alice (or -admins alice).")
-	}
 	return nil
 }
 

@@ -28,7 +28,7 @@ func newServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := forum.NewStore(ctx, db.Database, nil)
+	store, err := forum.NewStore(ctx, db.Database)
 	if err != nil {
 		t.Fatal(err)
 	}

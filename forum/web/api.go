@@ -20,6 +20,7 @@ func (s *Server) registerAPIRoutes(r *mux.Router) {
 	r.HandleFunc("/register", s.handleAPIRegister).Methods(http.MethodPost)
 	r.HandleFunc("/login", s.handleAPILogin).Methods(http.MethodPost)
 	r.HandleFunc("/logout", s.handleAPILogout).Methods(http.MethodPost)
+	r.HandleFunc("/logout/everywhere", s.handleAPILogoutEverywhere).Methods(http.MethodPost)
 	r.HandleFunc("/posts", s.handleAPIPosts).Methods(http.MethodGet)
 	r.HandleFunc("/posts", s.handleAPICreatePost).Methods(http.MethodPost)
 	r.HandleFunc("/posts/{id}", s.handleAPIPost).Methods(http.MethodGet)
@@ -98,7 +99,10 @@ func (s *Server) handleAPIRegister(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	if err := s.startSession(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusCreated, u)
 }
 
@@ -113,29 +117,31 @@ func (s *Server) handleAPILogin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	if err := s.startSession(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, u)
 }
 
-// login checks credentials, limiting failed attempts per name and address.
-func (s *Server) login(r *http.Request, name, password string) (*forum.User, error) {
-	key := loginKey(r, name)
-	if !s.limiter.allow(key) {
-		return nil, forum.Errorf(forum.ETOOMANY, "Too many failed sign-in attempts. Wait a few minutes and try again.")
+func (s *Server) handleAPILogout(w http.ResponseWriter, r *http.Request) {
+	if err := s.endSession(w, r); err != nil {
+		s.error(w, r, err)
+		return
 	}
-	u, err := s.store.Authenticate(r.Context(), name, password)
-	if err != nil {
-		if forum.ErrorCode(err) == forum.EUNAUTHORIZED {
-			s.limiter.fail(key)
-		}
-		return nil, err
-	}
-	s.limiter.reset(key)
-	return u, nil
+	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleAPILogout(w http.ResponseWriter, r *http.Request) {
-	s.sessions.end(w, r)
+func (s *Server) handleAPILogoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	u, err := signedIn(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := s.endSessions(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -297,18 +303,6 @@ func (s *Server) handleAPIMarkRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"marked": n})
-}
-
-// admin returns the signed-in admin, or an unauthorized or forbidden error.
-func admin(r *http.Request) (*forum.User, error) {
-	u, err := signedIn(r)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Admin {
-		return nil, forum.Errorf(forum.EFORBIDDEN, "Only admins may see this.")
-	}
-	return u, nil
 }
 
 func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {

@@ -30,10 +30,15 @@ func TestRegisterAnswersUserAndSetsSafeSessionCookie(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusCreated)
 }
 
-func TestAdminFlagFollowsConfiguration(t *testing.T) {
+func TestAdminFlagIsTheAccounts(t *testing.T) {
 	srv := newServer(t)
-	resp, body := newClient(t, srv).postJSON("/api/register", map[string]string{"name": "Root", "password": "password123"})
+	resp, body := newClient(t, srv).postJSON("/api/register", map[string]string{"name": "admin", "password": "password123"})
 	wantStatus(t, resp, body, http.StatusCreated)
+	if decodeObject(t, body)["admin"] != false {
+		t.Fatalf("registered admin: got %s, want no admin", body)
+	}
+	resp, body = newClient(t, srv).postJSON("/api/login", map[string]string{"name": "Root", "password": "password123"})
+	wantStatus(t, resp, body, http.StatusOK)
 	if decodeObject(t, body)["admin"] != true {
 		t.Fatalf("root: got %s, want admin", body)
 	}
@@ -257,7 +262,7 @@ func TestStatsAPIIsForAdmins(t *testing.T) {
 	resp, body = alice.get("/api/stats")
 	wantError(t, resp, body, http.StatusForbidden)
 	root := newClient(t, srv)
-	root.register("root")
+	root.login("root")
 	resp, body = root.get("/api/stats")
 	wantStatus(t, resp, body, http.StatusOK)
 	if st := decodeObject(t, body); keys(st) != "comments,posts,users" || st["users"] != 2.0 || st["posts"] != 1.0 {

@@ -25,6 +25,7 @@ func (s *Server) registerPageRoutes(r *mux.Router) {
 	r.HandleFunc("/login", s.handleLoginPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/login", s.handleLogin).Methods(http.MethodPost)
 	r.HandleFunc("/logout", s.handleLogout).Methods(http.MethodPost)
+	r.HandleFunc("/logout/everywhere", s.handleLogoutEverywhere).Methods(http.MethodPost)
 	r.HandleFunc("/notifications", s.handleNotifications).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/notifications/read", s.handleMarkRead).Methods(http.MethodPost)
 	r.HandleFunc("/admin/stats", s.handleAdminStats).Methods(http.MethodGet, http.MethodHead)
@@ -193,7 +194,10 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, views.Register(s.page(r, "Register"), formOf(r, err, "name"), next))
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	if err := s.startSession(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -212,12 +216,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, views.Login(s.page(r, "Sign in"), formOf(r, err, "name"), next))
 		return
 	}
-	s.sessions.start(w, r, u.ID)
+	if err := s.startSession(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	s.sessions.end(w, r)
+	if err := s.endSession(w, r); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleLogoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		toLogin(w, r, "/")
+		return
+	}
+	if err := s.endSessions(w, r, u); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -263,12 +286,7 @@ func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
-	if userFrom(r) == nil {
-		toLogin(w, r, r.URL.RequestURI())
-		return
-	}
-	if _, err := admin(r); err != nil {
-		s.error(w, r, err)
+	if !s.adminPage(w, r, r.URL.RequestURI()) {
 		return
 	}
 	p := s.page(r, "Statistics", topicStats)

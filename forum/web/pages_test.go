@@ -151,7 +151,7 @@ func TestPageErrors(t *testing.T) {
 	resp, body = newClient(t, srv).get("/posts/new")
 	wantRedirect(t, resp, body, "/login?next=%2Fposts%2Fnew")
 	root := newClient(t, srv)
-	root.register("root")
+	root.login("root")
 	resp, body = root.get("/admin/stats")
 	wantPage(t, resp, body, http.StatusOK, `data-stat="users"`)
 }

@@ -50,7 +50,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 		store:    store,
 		hub:      hub,
 		sessions: newSessions(key),
-		limiter:  newLimiter(loginAttempts, loginWindow),
+		limiter:  newLimiter(loginAttempts, loginWindow, maxLimiterKeys),
 		router:   mux.NewRouter(),
 		metrics:  true,
 	}
@@ -67,6 +67,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.registerAPIRoutes(s.router.PathPrefix("/api").Subrouter())
 	s.registerStreamRoutes(s.router.PathPrefix("/stream").Subrouter())
 	s.registerPageRoutes(s.router)
+	s.registerAdminRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
 	s.handler = s.logRequests(newCrossOrigin().Handler(s.router))
@@ -95,12 +96,11 @@ const userKey ctxKey = iota
 // withUser puts the signed-in user, if any, in the request's context.
 func (s *Server) withUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.sessions.read(r)
-		if ok {
-			u, err := s.store.User(r.Context(), id)
+		if token, ok := s.sessions.read(r); ok {
+			u, err := s.store.SessionUser(r.Context(), token)
 			if err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), userKey, u))
-			} else if forum.ErrorCode(err) != forum.ENOTFOUND {
+			} else if forum.ErrorCode(err) != forum.EUNAUTHORIZED {
 				s.error(w, r, err)
 				return
 			}

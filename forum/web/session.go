@@ -4,20 +4,19 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
+	"math"
 	"net/http"
-	"time"
+	"strings"
 
-	"go.mongodb.org/mongo-driver/bson/primitive"
+	"forum/forum"
 )
 
-const (
-	sessionCookie = "forum_session"
-	sessionMaxAge = 30 * 24 * time.Hour
-)
+const sessionCookie = "forum_session"
 
-// sessions signs and reads session cookies: a user id and an expiry, with an
-// HMAC-SHA256 over both.
+// sessions writes and reads session cookies. A cookie holds the token of a
+// session the store keeps, which is what signing out ends, and an
+// HMAC-SHA256 of the token, so that a forged cookie is refused without a
+// database lookup.
 type sessions struct {
 	key []byte
 }
@@ -26,19 +25,15 @@ func newSessions(key []byte) *sessions {
 	return &sessions{key: key}
 }
 
-func (s *sessions) sign(payload []byte) []byte {
+func (s *sessions) sign(token string) string {
 	m := hmac.New(sha256.New, s.key)
-	m.Write(payload)
-	return m.Sum(nil)
+	m.Write([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// start sets a session cookie for the user.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, id primitive.ObjectID) {
-	payload := make([]byte, 12+8)
-	copy(payload, id[:])
-	binary.BigEndian.PutUint64(payload[12:], uint64(time.Now().Add(sessionMaxAge).Unix()))
-	value := base64.RawURLEncoding.EncodeToString(append(payload, s.sign(payload)...))
-	http.SetCookie(w, s.cookie(r, value, int(sessionMaxAge/time.Second)))
+// start sets the cookie of the session with this token.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, token string) {
+	http.SetCookie(w, s.cookie(r, token+"."+s.sign(token), int(forum.SessionMaxAge.Seconds())))
 }
 
 // end clears the session cookie.
@@ -53,24 +48,64 @@ func (s *sessions) cookie(r *http.Request, value string, maxAge int) *http.Cooki
 	}
 }
 
-// read returns the user id of a valid, unexpired session cookie.
-func (s *sessions) read(r *http.Request) (primitive.ObjectID, bool) {
+// read returns the session token of a cookie this server signed. Whether the
+// session still lasts is the store's to say.
+func (s *sessions) read(r *http.Request) (string, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return primitive.NilObjectID, false
+		return "", false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(raw) != 12+8+sha256.Size {
-		return primitive.NilObjectID, false
+	token, mac, ok := strings.Cut(c.Value, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.sign(token))) {
+		return "", false
 	}
-	payload, mac := raw[:20], raw[20:]
-	if !hmac.Equal(mac, s.sign(payload)) {
-		return primitive.NilObjectID, false
+	return token, true
+}
+
+// login checks credentials, limiting attempts per name and address. The
+// attempt is counted before the password is compared, so that parallel
+// attempts cannot all be checked before the first failure is counted; a
+// success gives the attempts back.
+func (s *Server) login(r *http.Request, name, password string) (*forum.User, error) {
+	key := loginKey(r, name)
+	if ok, wait := s.limiter.reserve(key); !ok {
+		return nil, forum.Errorf(forum.ETOOMANY, "Too many failed sign-in attempts. Try again in %d minutes.", int(math.Ceil(wait.Minutes())))
 	}
-	if time.Now().Unix() > int64(binary.BigEndian.Uint64(payload[12:])) {
-		return primitive.NilObjectID, false
+	u, err := s.store.Authenticate(r.Context(), name, password)
+	if err != nil {
+		return nil, err
 	}
-	var id primitive.ObjectID
-	copy(id[:], payload[:12])
-	return id, true
+	s.limiter.reset(key)
+	return u, nil
+}
+
+// startSession signs u in: a new session in the store, and its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *forum.User) error {
+	token, err := s.store.CreateSession(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.sessions.start(w, r, token)
+	return nil
+}
+
+// endSession ends the session of the request's cookie, on every instance,
+// and clears the cookie.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
+	if token, ok := s.sessions.read(r); ok {
+		if err := s.store.EndSession(r.Context(), token); err != nil {
+			return err
+		}
+	}
+	s.sessions.end(w, r)
+	return nil
+}
+
+// endSessions ends every session of u and clears this request's cookie.
+func (s *Server) endSessions(w http.ResponseWriter, r *http.Request, u *forum.User) error {
+	if err := s.store.EndSessions(r.Context(), u.ID); err != nil {
+		return err
+	}
+	s.sessions.end(w, r)
+	return nil
 }

@@ -79,7 +79,7 @@ func TestStreamEndpointsCheckWhoIsWatching(t *testing.T) {
 	srv := newServer(t)
 	alice, root, anon := newClient(t, srv), newClient(t, srv), newClient(t, srv)
 	alice.register("alice")
-	root.register("root")
+	root.login("root")
 	postID := alice.createPost("t", "b")["id"].(string)
 	for _, tc := range []struct {
 		name string
@@ -192,7 +192,7 @@ func TestLiveEventsCarryAPIFieldsAndTheRenderedItem(t *testing.T) {
 func TestOneStreamCarriesSeveralTopics(t *testing.T) {
 	srv := newServer(t)
 	root, bob := newClient(t, srv), newClient(t, srv)
-	root.register("root")
+	root.login("root")
 	bob.register("bob")
 	postID := root.createPost("mine", "b")["id"].(string)
 	s := root.stream("/stream?topics=posts,comments:" + postID + ",notifications,stats")
@@ -212,7 +212,7 @@ func TestOneStreamCarriesSeveralTopics(t *testing.T) {
 func TestStatsEventCountsStreams(t *testing.T) {
 	srv := newServer(t)
 	root := newClient(t, srv)
-	root.register("root")
+	root.login("root")
 	newClient(t, srv).stream("/stream/posts")
 	s := root.stream("/stream/stats")
 	var st struct {

@@ -25,12 +25,27 @@ import (
 )
 
 // newServer starts the forum's HTTP server with a live hub on a fresh
-// embedded store in a temp folder. "root" is an admin.
+// embedded store in a temp folder. It has one user, the admin "root", whose
+// password is that of every test user.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	db, store := newStore(t)
+	makeAdmin(t, store, "root")
 	srv, _ := startServer(t, db, store)
 	return srv
+}
+
+// makeAdmin registers an admin the way an operator makes one: the account
+// first, then the role, from the store.
+func makeAdmin(t *testing.T, store *forum.Store, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := store.Register(ctx, name, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SetAdmin(ctx, name, true); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newStore(t *testing.T) (*forum.DB, *forum.Store) {
@@ -38,7 +53,7 @@ func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 	ctx := context.Background()
 	db := forumtest.OpenFile(t, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
 	t.Cleanup(func() { db.Close(ctx) })
-	store, err := forum.NewStore(ctx, db.Database, []string{"root"})
+	store, err := forum.NewStore(ctx, db.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +142,27 @@ func (c *client) postForm(path string, values url.Values) (*http.Response, strin
 	return c.do(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(values.Encode()))
 }
 
+// testPassword is the password of every test user.
+const testPassword = "password123"
+
 // register signs the client up as name and returns the user's id.
 func (c *client) register(name string) string {
 	c.t.Helper()
-	resp, body := c.postJSON("/api/register", map[string]string{"name": name, "password": "password123"})
-	if resp.StatusCode != http.StatusCreated {
-		c.t.Fatalf("register %s: %d %s", name, resp.StatusCode, body)
+	return c.signIn("/api/register", name, http.StatusCreated)
+}
+
+// login signs the client in as name, who has registered, and returns the
+// user's id.
+func (c *client) login(name string) string {
+	c.t.Helper()
+	return c.signIn("/api/login", name, http.StatusOK)
+}
+
+func (c *client) signIn(path, name string, want int) string {
+	c.t.Helper()
+	resp, body := c.postJSON(path, map[string]string{"name": name, "password": testPassword})
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: %d %s", path, name, resp.StatusCode, body)
 	}
 	var u struct{ ID string }
 	json.Unmarshal([]byte(body), &u)
