@@ -508,7 +508,11 @@ const e2eWorkerState = `(() => {
 
 // WatchWorkers attaches to the shared workers the pages started, such as
 // the one that holds the live connection of all tabs, to save their console
-// and state when the test fails.
+// and state when the test fails. It is called only once a test has failed:
+// while DevTools is attached to a shared worker, Chromium (148) does not end
+// it when its last page goes, and the next page joins that worker, which
+// never answers (a tab that went live, then opened another page, stayed
+// without live updates in every run).
 func (b *e2eBrowser) WatchWorkers() {
 	b.t.Helper()
 	infos, err := chromedp.Targets(b.ctx)
@@ -725,7 +729,6 @@ func (tab *e2eTab) waitEqual(d time.Duration, expr, want string) error {
 func (tab *e2eTab) WaitLive() {
 	tab.t.Helper()
 	tab.WaitFor("wait for the page to go live", `document.getElementById("live-status")?.dataset.state === "live"`)
-	tab.b.WatchWorkers()
 }
 
 // SignUp registers name through the register form.
