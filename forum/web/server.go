@@ -74,7 +74,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.registerPageRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
-	s.handler = s.withClient(s.logRequests(newCrossOrigin().Handler(s.router)))
+	s.handler = s.withClient(withSecurityHeaders(s.logRequests(newCrossOrigin().Handler(s.router))))
 	return s
 }
 
