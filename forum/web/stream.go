@@ -64,6 +64,7 @@ func (s *Server) serveTopics(w http.ResponseWriter, r *http.Request, names []str
 	}
 	release, ok := s.streams.take(user, clientHost(r))
 	if !ok {
+		s.log.Warn("stream refused: client at its limit of open streams", "client", clientHost(r), "signed_in", user != "")
 		streams.RefuseBusy(w)
 		return
 	}
@@ -78,10 +79,16 @@ const (
 
 // WithStreamLimits bounds how many streams one signed-in user, and one
 // client address, may hold open at once; a stream over either is refused
-// as one over the hub's own limit is. Without it the bounds are 8 and 64.
+// as one over the hub's own limit is. A bound of zero or less, like no
+// option, takes its default: 8 per user, 64 per address.
 func WithStreamLimits(perUser, perAddress int) Option {
 	return func(s *Server) {
-		s.streams.maxUser, s.streams.maxAddress = perUser, perAddress
+		if perUser > 0 {
+			s.streams.maxUser = perUser
+		}
+		if perAddress > 0 {
+			s.streams.maxAddress = perAddress
+		}
 	}
 }
 
