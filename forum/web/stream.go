@@ -98,7 +98,7 @@ type streamCounts struct {
 	maxUser, maxAddress int
 
 	mu   sync.Mutex
-	open map[string]int // by "user " and "address " and the user's id or the address
+	open map[string]int // by "user <id>" and "address <address>"
 }
 
 func newStreamCounts() *streamCounts {
