@@ -34,7 +34,7 @@ func canaries(t *testing.T, db lungo.IDatabase) []bson.M {
 
 func TestCanaryComesBackUnseenAndIsRemovedAtStop(t *testing.T) {
 	db, store := newDB(t)
-	var logs logBuffer
+	var logs streamstest.LogBuffer
 	const interval = 200 * time.Millisecond
 	s := startHubLogged(t, db.Database, store, streams.Options{
 		History: testHistory, Heartbeat: time.Hour, StatsInterval: time.Hour, CanaryInterval: interval,
@@ -90,7 +90,7 @@ func TestCanaryComesBackUnseenAndIsRemovedAtStop(t *testing.T) {
 func TestStalledNotificationsStreamIsNotReady(t *testing.T) {
 	db, store := newDB(t)
 	sdb := &streamstest.StallDB{IDatabase: db.Database}
-	var logs logBuffer
+	var logs streamstest.LogBuffer
 	const interval = 50 * time.Millisecond
 	s := startHubLogged(t, sdb, store, streams.Options{
 		History: testHistory, Heartbeat: time.Hour, StatsInterval: time.Hour, CanaryInterval: interval,
@@ -116,5 +116,5 @@ func TestStalledNotificationsStreamIsNotReady(t *testing.T) {
 	if v := scrape(t, s.hub)[`forum_canary_stalled`]; v != 0 {
 		t.Fatalf("forum_canary_stalled = %v after recovery", v)
 	}
-	logs.logged(t, "change stream recovered")
+	logs.Logged(t, "change stream recovered")
 }

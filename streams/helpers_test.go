@@ -81,7 +81,7 @@ func startHubLogged(t *testing.T, db lungo.IDatabase, store streams.Store, opts 
 	t.Helper()
 	hub := streams.New(log, db, store, opts)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.Serve(w, r, r.URL.Query()["topic"])
+		hub.Serve(w, r, r.URL.Query()["topic"], nil)
 	})
 	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,6 +133,18 @@ type client struct {
 // if byQuery.
 func connect(t *testing.T, s *server, topics []string, lastID string, byQuery bool) *client {
 	t.Helper()
+	req, cancel := streamRequest(t, s, topics, lastID, byQuery)
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return follow(t, resp, cancel)
+}
+
+// streamRequest is the request connect sends; cancel ends it.
+func streamRequest(t *testing.T, s *server, topics []string, lastID string, byQuery bool) (req *http.Request, cancel context.CancelFunc) {
+	t.Helper()
 	q := url.Values{"topic": topics}
 	if lastID != "" && byQuery {
 		q.Set("lastEventId", lastID)
@@ -140,16 +152,18 @@ func connect(t *testing.T, s *server, topics []string, lastID string, byQuery bo
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+"/events?"+q.Encode(), nil)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	if lastID != "" && !byQuery {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	return req, cancel
+}
+
+// follow reads the frames of a stream's response, and checks its head.
+func follow(t *testing.T, resp *http.Response, cancel context.CancelFunc) *client {
+	t.Helper()
 	c := &client{resp: resp, frames: make(chan ssetest.Event, 1024), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

@@ -67,6 +67,10 @@ type Options struct {
 	// failure and its reopening) before the hub counts as not ready and
 	// sends its clients away: 5s.
 	DownGrace time.Duration
+	// CatchUp is how long a stream whose last event id is ahead of this
+	// instance, as one from another instance can be, waits for it to get
+	// there; past it, the stream gets a reset: 5s.
+	CatchUp time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -84,7 +88,9 @@ func (o Options) withDefaults() Options {
 }
 
 // maxSkew is how far in the future an id may be: another instance may be a
-// little ahead of this one.
+// little ahead of this one, and a stream waits for this one to catch up
+// with it. An id further ahead than any instance can be gets a reset at
+// once.
 const maxSkew = time.Minute
 
 // Hub fans the changes of the forum out to the open streams.
@@ -159,6 +165,7 @@ func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
 		MaxStreams:    opts.MaxStreams,
 		QueueSize:     opts.QueueSize,
 		WriteTimeout:  opts.WriteTimeout,
+		CatchUp:       opts.CatchUp,
 		Resets:        []string{resetHistoryLost},
 		Future: func(_ int, p fanout.Position) bool {
 			return int64(p.Time>>32) > time.Now().Add(maxSkew).Unix()

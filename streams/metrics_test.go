@@ -2,14 +2,12 @@ package streams_test
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"forum/streams"
+	"forum/streams/streamstest"
 )
 
 // scrape returns the hub's metrics as a scraper reads them: each series,
@@ -58,50 +57,6 @@ func metricIs(t *testing.T, hub *streams.Hub, series string, want float64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// logBuffer collects log output written from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logged waits until the log has a line with every one of parts.
-func (b *logBuffer) logged(t *testing.T, parts ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		for line := range strings.Lines(b.String()) {
-			if containsAll(line, parts) {
-				return line
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q in:\n%s", parts, b.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMetricsCountDeliveriesResumesAndResets(t *testing.T) {
@@ -155,7 +110,7 @@ func TestMetricsCountDeliveriesResumesAndResets(t *testing.T) {
 
 func TestEvictionIsCountedAndLogged(t *testing.T) {
 	db, store := newDB(t)
-	var logs logBuffer
+	var logs streamstest.LogBuffer
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Listener = smallBuffers{srv.Listener}
 	s := startHubLogged(t, db.Database, store, streams.Options{
@@ -189,25 +144,25 @@ func TestEvictionIsCountedAndLogged(t *testing.T) {
 	resp.Body.Close()
 	metricIs(t, s.hub, `forum_listeners_evicted_total`, 1)
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 0)
-	logs.logged(t, "level=WARN", `msg="stream closed"`, "topics=posts", "reason=evicted")
+	logs.Logged(t, "level=WARN", `msg="stream closed"`, "topics=posts", "reason=evicted")
 }
 
 func TestStreamsLogOpenAndCloseWithKindsOnly(t *testing.T) {
 	db, store := newDB(t)
-	var logs logBuffer
+	var logs streamstest.LogBuffer
 	s := startHubLogged(t, db.Database, store, quiet, httptest.NewUnstartedServer(nil), slog.New(slog.NewTextHandler(&logs, nil)))
 	u := users(t, store, "alice")[0]
 	p := post(t, store, u, "Thread")
 	c := connect(t, s, []string{streams.NotificationsTopic(u.ID), streams.CommentsTopic(p.ID)}, "", false)
 	c.expect(t, "unread")
-	logs.logged(t, "level=INFO", `msg="stream opened"`, "topics=notifications,comments")
+	logs.Logged(t, "level=INFO", `msg="stream opened"`, "topics=notifications,comments")
 	c.close()
-	line := logs.logged(t, `msg="stream closed"`, "topics=notifications,comments", `reason="client gone"`, "events=1", "duration=")
+	line := logs.Logged(t, `msg="stream closed"`, "topics=notifications,comments", `reason="client gone"`, "events=1", "duration=")
 
 	connect(t, s, []string{streams.PostsTopic}, "", false)
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 1)
 	s.stop()
-	logs.logged(t, `msg="stream closed"`, "topics=posts", "reason=shutdown", "events=0")
+	logs.Logged(t, `msg="stream closed"`, "topics=posts", "reason=shutdown", "events=0")
 
 	for _, id := range []string{u.ID.Hex(), p.ID.Hex()} {
 		if strings.Contains(logs.String(), id) {

@@ -19,21 +19,35 @@ const readyWait = 10 * time.Second
 // that id; if the hub cannot tell what came after it, the client gets a
 // reset event. While the hub is not ready, clients are sent away with a
 // jittered retry delay, to come back here or go to a healthy instance.
-func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string) {
+// ended, if not nil, is called once when the stream is over, served or
+// refused; Serve may return before.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string, ended func()) {
+	if ended == nil {
+		ended = func() {}
+	}
 	topics, kinds, err := parseTopics(topics)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		ended()
 		return
 	}
 	if !h.await(r.Context()) {
 		fanout.Refuse(w, time.Second, 3*time.Second)
+		ended()
 		return
 	}
 	if err := h.Ready(); err != nil {
 		fanout.Refuse(w, 2*time.Second, 10*time.Second)
+		ended()
 		return
 	}
-	h.engine.Serve(w, r, fanout.Subscription{Topics: topics, Kinds: kinds, First: h.first})
+	h.engine.Serve(w, r, fanout.Subscription{Topics: topics, Kinds: kinds, First: h.first, Ended: ended})
+}
+
+// RefuseBusy answers a stream request the way a full hub does, with a long
+// jittered retry delay, for callers that keep limits of their own.
+func RefuseBusy(w http.ResponseWriter) {
+	fanout.RefuseBusy(w)
 }
 
 // await waits until the hub has caught up with its history.

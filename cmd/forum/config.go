@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,6 +33,11 @@ type Config struct {
 	TLSCert       string
 	TLSKey        string
 	MetricsAddr   string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies    []netip.Prefix
+	MaxUserStreams    int
+	MaxAddressStreams int
 }
 
 // parseConfig reads flags from args, falling back to the environment given
@@ -65,6 +71,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.TLSCert, "tls-cert", env("FORUM_TLS_CERT", ""), "TLS certificate file: serve HTTPS and HTTP/2 (FORUM_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("FORUM_TLS_KEY", ""), "TLS private key file (FORUM_TLS_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FORUM_METRICS_ADDR", ""), "serve /metrics on this address of its own instead of the listen address (FORUM_METRICS_ADDR)")
+	var trustedProxies, maxUserStreams, maxAddressStreams string
+	fs.StringVar(&trustedProxies, "trusted-proxies", env("FORUM_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (FORUM_TRUSTED_PROXIES)")
+	fs.StringVar(&maxUserStreams, "max-user-streams", env("FORUM_MAX_USER_STREAMS", "8"), "most open event streams per signed-in user (FORUM_MAX_USER_STREAMS)")
+	fs.StringVar(&maxAddressStreams, "max-address-streams", env("FORUM_MAX_ADDRESS_STREAMS", "64"), "most open event streams per client address (FORUM_MAX_ADDRESS_STREAMS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -86,11 +96,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			return c, fmt.Errorf("%s: %q is not a positive duration such as 1s or 15m", d.name, d.src)
 		}
 	}
-	if c.MaxStreams, err = strconv.Atoi(maxStreams); err != nil || c.MaxStreams < 1 {
-		return c, fmt.Errorf("FORUM_MAX_STREAMS: %q is not a positive whole number", maxStreams)
+	counts := []struct {
+		name string
+		src  string
+		dst  *int
+	}{
+		{"FORUM_MAX_STREAMS", maxStreams, &c.MaxStreams},
+		{"FORUM_MAX_USER_STREAMS", maxUserStreams, &c.MaxUserStreams},
+		{"FORUM_MAX_ADDRESS_STREAMS", maxAddressStreams, &c.MaxAddressStreams},
+		{"FORUM_HISTORY_EVENTS", historyEvents, &c.HistoryEvents},
 	}
-	if c.HistoryEvents, err = strconv.Atoi(historyEvents); err != nil || c.HistoryEvents < 1 {
-		return c, fmt.Errorf("FORUM_HISTORY_EVENTS: %q is not a positive whole number", historyEvents)
+	for _, n := range counts {
+		if *n.dst, err = strconv.Atoi(n.src); err != nil || *n.dst < 1 {
+			return c, fmt.Errorf("%s: %q is not a positive whole number", n.name, n.src)
+		}
+	}
+	if c.TrustedProxies, err = parsePrefixes(trustedProxies); err != nil {
+		return c, fmt.Errorf("FORUM_TRUSTED_PROXIES: %v", err)
 	}
 	if c.HistoryBytes, err = parseBytes(historyBytes); err != nil {
 		return c, fmt.Errorf("FORUM_HISTORY_BYTES: %q is not a size such as 65536, 512KiB or 64MiB", historyBytes)
@@ -137,4 +159,25 @@ func parseBytes(s string) (int, error) {
 		return 0, errors.New("not a size")
 	}
 	return n * unit, nil
+}
+
+// parsePrefixes reads comma-separated addresses and CIDRs; an address is
+// the prefix of itself alone.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an address or CIDR such as 10.0.0.1 or 172.16.0.0/12", v)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }

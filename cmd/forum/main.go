@@ -153,7 +153,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
 	}
-	var webOpts []web.Option
+	webOpts := []web.Option{web.WithTrustedProxies(m.cfg.TrustedProxies), web.WithStreamLimits(m.cfg.MaxUserStreams, m.cfg.MaxAddressStreams)}
 	if m.cfg.MetricsAddr != "" {
 		if m.metricsListener, err = net.Listen("tcp", m.cfg.MetricsAddr); err != nil {
 			m.listener.Close()

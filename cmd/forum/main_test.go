@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,13 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	}
 	if c.Addr != ":9999" || c.History != time.Hour || c.MaxStreams != 5 {
 		t.Fatalf("flags over environment: got %+v", c)
+	}
+	if c.MaxUserStreams != 8 || c.MaxAddressStreams != 64 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("stream limit and proxy defaults: got %+v", c)
+	}
+	c, err = parseConfig([]string{"-max-user-streams", "3"}, env("FORUM_TRUSTED_PROXIES", " 10.0.0.1, 172.16.0.0/12,::1 ", "FORUM_MAX_ADDRESS_STREAMS", "9"), io.Discard)
+	if err != nil || fmt.Sprint(c.TrustedProxies) != "[10.0.0.1/32 172.16.0.0/12 ::1/128]" || c.MaxUserStreams != 3 || c.MaxAddressStreams != 9 {
+		t.Fatalf("proxies and stream limits: got %v, %d, %d, %v", c.TrustedProxies, c.MaxUserStreams, c.MaxAddressStreams, err)
 	}
 	c, err = parseConfig(nil, env("FORUM_HISTORY_EVENTS", "1000", "FORUM_HISTORY_BYTES", "512KiB"), io.Discard)
 	if err != nil || c.HistoryEvents != 1000 || c.HistoryBytes != 512<<10 {
@@ -86,6 +94,10 @@ func TestInvalidConfigFailsFastWithOneLine(t *testing.T) {
 		{"unknown log format", []string{"FORUM_LOG_FORMAT", "xml"}, "FORUM_LOG_FORMAT"},
 		{"history events zero", []string{"FORUM_HISTORY_EVENTS", "0"}, "FORUM_HISTORY_EVENTS"},
 		{"history bytes with a unit of its own", []string{"FORUM_HISTORY_BYTES", "64MB"}, "FORUM_HISTORY_BYTES"},
+		{"user streams zero", []string{"FORUM_MAX_USER_STREAMS", "0"}, "FORUM_MAX_USER_STREAMS"},
+		{"address streams not a number", []string{"FORUM_MAX_ADDRESS_STREAMS", "many"}, "FORUM_MAX_ADDRESS_STREAMS"},
+		{"trusted proxy not an address", []string{"FORUM_TRUSTED_PROXIES", "10.0.0.1, nginx"}, `FORUM_TRUSTED_PROXIES: "nginx"`},
+		{"trusted proxy prefix too long", []string{"FORUM_TRUSTED_PROXIES", "10.0.0.0/33"}, `FORUM_TRUSTED_PROXIES: "10.0.0.0/33"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), nil, env(append(tc.env, "FORUM_DATA", filepath.Join(t.TempDir(), "f.db"))...), io.Discard, io.Discard)

@@ -71,6 +71,9 @@ func TestTLSServesHTTP2AndSecureCookies(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || resp.ProtoMajor != 2 {
 		t.Fatalf("register over TLS: status %d, protocol %s; want 201 over HTTP/2", resp.StatusCode, resp.Proto)
 	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+		t.Errorf("over TLS: Strict-Transport-Security %q, want a max-age", hsts)
+	}
 	if cookie := resp.Header.Get("Set-Cookie"); !strings.Contains(cookie, "Secure") {
 		t.Fatalf("cookie over TLS without Secure: %q", cookie)
 	}

@@ -34,7 +34,8 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // logRequests writes one log line per request. Streams log their own opening
 // and closing, so they pass through. Only the method, path, status, size and
-// duration are logged: never a query, cookie or body.
+// duration are logged, with the client's address: never a query, cookie or
+// body.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/stream" || strings.HasPrefix(r.URL.Path, "/stream/") {
@@ -44,6 +45,6 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", time.Since(start))
+		s.log.Info("request", "client", clientHost(r), "method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", time.Since(start))
 	})
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"unicode"
 
 	"github.com/a-h/templ"
 	"github.com/gorilla/mux"
@@ -53,14 +55,28 @@ func formOf(r *http.Request, err error, fields ...string) views.Form {
 	return f
 }
 
-// safeNext returns next if it is a path on this site, else "/".
+// safeNext returns next if it is a path on this site, else "/". It returns
+// the path rebuilt from its cleaned form and its query, as http.Redirect
+// would clean it, so that what was checked is what the browser is sent: a
+// raw "/./\evil.com" would otherwise pass and then be cleaned into
+// "/\evil.com", which browsers read as "//evil.com".
 func safeNext(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || u.Host != "" || u.Scheme != "" {
+	if err != nil || strings.ContainsRune(next, '\\') || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.ContainsFunc(u.Path, unsafeInPath) {
 		return "/"
 	}
-	return next
+	rebuilt := (&url.URL{Path: path.Clean(u.Path), RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(rebuilt, "/") || strings.HasPrefix(rebuilt, "//") || strings.ContainsRune(rebuilt, '\\') {
+		return "/"
+	}
+	return rebuilt
+}
+
+// unsafeInPath reports whether r, in a decoded path, could make a browser
+// read the path as something else: a backslash or a control character.
+func unsafeInPath(r rune) bool {
+	return r == '\\' || unicode.IsControl(r)
 }
 
 // toLogin sends a signed-out visitor to the sign-in page and back to next

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -100,13 +102,36 @@ func TestRejectedFormsKeepInputAndSayWhy(t *testing.T) {
 	}
 }
 
-func TestLoginRedirectsOnlyWithinTheSite(t *testing.T) {
+// nextField is the hidden field that carries next in a form.
+var nextField = regexp.MustCompile(`name="next" value="([^"]*)"`)
+
+func TestLoginAndRegisterRedirectOnlyWithinTheSite(t *testing.T) {
 	srv := newServer(t)
 	newClient(t, srv).register("alice")
-	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
-		resp, body := newClient(t, srv).postForm("/login", url.Values{"name": {"alice"}, "password": {"password123"}, "next": {next}})
-		wantRedirect(t, resp, body, "/")
+	hostileNext := []string{"https://evil.example/", "//evil.example/", `/\evil.example`, `/./\evil.example`, "/%5Cevil.example", `\\evil.example`, "/.//evil.example"}
+	for i, next := range hostileNext {
+		for _, form := range []struct {
+			path string
+			name string
+		}{{"/login", "alice"}, {"/register", fmt.Sprintf("user%d", i)}} {
+			t.Run(form.path+" "+next, func(t *testing.T) {
+				// The page's form carries next on to the submission.
+				_, page := newClient(t, srv).get(form.path + "?next=" + url.QueryEscape(next))
+				if m := nextField.FindStringSubmatch(page); m == nil || m[1] != "/" && m[1] != "/evil.example" {
+					t.Fatalf("%s page carries next %q as %q", form.path, next, m)
+				}
+				resp, body := newClient(t, srv).postForm(form.path, url.Values{"name": {form.name}, "password": {"password123"}, "next": {next}})
+				wantStatus(t, resp, body, http.StatusSeeOther)
+				loc, err := url.Parse(resp.Header.Get("Location"))
+				if err != nil || loc.Scheme != "" || loc.Host != "" || !strings.HasPrefix(loc.Path, "/") ||
+					strings.HasPrefix(resp.Header.Get("Location"), "//") || strings.ContainsAny(resp.Header.Get("Location"), `\`) {
+					t.Fatalf("next %q: redirected to %q, want a path on this site", next, resp.Header.Get("Location"))
+				}
+			})
+		}
 	}
+	resp, body := newClient(t, srv).postForm("/login", url.Values{"name": {"alice"}, "password": {"password123"}, "next": {"/notifications?x=1"}})
+	wantRedirect(t, resp, body, "/notifications?x=1")
 }
 
 func TestHostileInputIsEscapedOnEveryPage(t *testing.T) {

@@ -25,7 +25,9 @@ const MaxBodyBytes = 64 << 10
 // Hub serves live event streams and collects their metrics.
 type Hub interface {
 	prometheus.Collector
-	Serve(w http.ResponseWriter, r *http.Request, topics []string)
+	// Serve streams topics to the client, and calls ended once the stream
+	// is over, which may be after Serve returns.
+	Serve(w http.ResponseWriter, r *http.Request, topics []string, ended func())
 	Ready() error
 	LastEventID() string
 }
@@ -40,6 +42,8 @@ type Server struct {
 	router   *mux.Router
 	handler  http.Handler
 	metrics  bool // serve /metrics
+	proxies  proxies
+	streams  *streamCounts
 }
 
 // New returns a server over store and hub. key signs session cookies. It
@@ -53,6 +57,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 		limiter:  newLimiter(loginAttempts, loginWindow, maxLimiterKeys),
 		router:   mux.NewRouter(),
 		metrics:  true,
+		streams:  newStreamCounts(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -70,7 +75,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.registerAdminRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
-	s.handler = s.logRequests(newCrossOrigin().Handler(s.router))
+	s.handler = s.withClient(withSecurityHeaders(s.logRequests(newCrossOrigin().Handler(s.router))))
 	return s
 }
 

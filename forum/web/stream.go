@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -57,7 +58,82 @@ func (s *Server) serveTopics(w http.ResponseWriter, r *http.Request, names []str
 		s.error(w, r, err)
 		return
 	}
-	s.hub.Serve(w, r, topics)
+	var user string
+	if u := userFrom(r); u != nil {
+		user = u.ID.Hex()
+	}
+	release, ok := s.streams.take(user, clientHost(r))
+	if !ok {
+		s.log.Warn("stream refused: client at its limit of open streams", "client", clientHost(r), "signed_in", user != "")
+		streams.RefuseBusy(w)
+		return
+	}
+	s.hub.Serve(w, r, topics, release)
+}
+
+// Default bounds on the streams one client may hold open.
+const (
+	defaultUserStreams    = 8
+	defaultAddressStreams = 64
+)
+
+// WithStreamLimits bounds how many streams one signed-in user, and one
+// client address, may hold open at once; a stream over either is refused
+// as one over the hub's own limit is. A bound of zero or less, like no
+// option, takes its default: 8 per user, 64 per address.
+func WithStreamLimits(perUser, perAddress int) Option {
+	return func(s *Server) {
+		if perUser > 0 {
+			s.streams.maxUser = perUser
+		}
+		if perAddress > 0 {
+			s.streams.maxAddress = perAddress
+		}
+	}
+}
+
+// streamCounts counts the open streams of each signed-in user and each
+// client address, so that one client cannot take every place the hub has.
+type streamCounts struct {
+	maxUser, maxAddress int
+
+	mu   sync.Mutex
+	open map[string]int // by "user <id>" and "address <address>"
+}
+
+func newStreamCounts() *streamCounts {
+	return &streamCounts{maxUser: defaultUserStreams, maxAddress: defaultAddressStreams, open: map[string]int{}}
+}
+
+// take counts a stream of user (empty when signed out) from address, and
+// returns the function that uncounts it, or false if either is at its
+// bound.
+func (c *streamCounts) take(user, address string) (release func(), ok bool) {
+	keys := []string{"address " + address}
+	limits := []int{c.maxAddress}
+	if user != "" {
+		keys = append(keys, "user "+user)
+		limits = append(limits, c.maxUser)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, k := range keys {
+		if c.open[k] >= limits[i] {
+			return nil, false
+		}
+	}
+	for _, k := range keys {
+		c.open[k]++
+	}
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, k := range keys {
+			if c.open[k]--; c.open[k] <= 0 {
+				delete(c.open, k)
+			}
+		}
+	}, true
 }
 
 // resolveTopics turns the topic names a client asked for into hub topics,

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -65,8 +66,17 @@ func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 // cleanup.
 func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.Server, stop func()) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := streams.New(log, db.Database, store, streams.Options{Heartbeat: time.Second, StatsInterval: 100 * time.Millisecond})
+	return startServerWith(t, db, store, slog.New(slog.NewTextHandler(io.Discard, nil)), streams.Options{})
+}
+
+// startServerWith is startServer with a logger, hub options (whose zero
+// heartbeat and stats interval take the tests' short ones) and server
+// options.
+func startServerWith(t *testing.T, db *forum.DB, store *forum.Store, log *slog.Logger, hubOpts streams.Options, opts ...web.Option) (srv *httptest.Server, stop func()) {
+	t.Helper()
+	hubOpts.Heartbeat = cmp.Or(hubOpts.Heartbeat, time.Second)
+	hubOpts.StatsInterval = cmp.Or(hubOpts.StatsInterval, 100*time.Millisecond)
+	hub := streams.New(log, db.Database, store, hubOpts)
 	hubCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -74,7 +84,7 @@ func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.
 		defer wg.Done()
 		hub.Run(hubCtx)
 	}()
-	srv = httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	srv = httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef"), opts...))
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -8,6 +8,7 @@
 package fanout
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,10 @@ type Options struct {
 	// Future reports whether a position a client resumes from cannot have
 	// happened yet; such an id gets a reset. Nil: none can.
 	Future func(src int, p Position) bool
+	// CatchUp is how long a stream whose id is ahead of the hub in some
+	// source, as an id from an instance that has read further can be,
+	// waits for the hub to get there before it gets a reset instead: 5s.
+	CatchUp time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -60,6 +65,7 @@ func (o Options) withDefaults() Options {
 	def(&o.History, 15*time.Minute)
 	def(&o.Heartbeat, 15*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
+	def(&o.CatchUp, 5*time.Second)
 	defInt := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -94,6 +100,9 @@ type Hub struct {
 	open   int
 	hist   history
 	pos    []Position // the newest position of each source
+	// moved, while streams wait for the hub to catch up with their ids, is
+	// closed when a position moves on, then cleared.
+	moved chan struct{}
 }
 
 // New returns a hub for len(opts.Start) sources.
@@ -127,6 +136,7 @@ func (h *Hub) Publish(src int, pos Position, topic, event string, data []byte, a
 		return
 	}
 	h.pos[src] = pos
+	h.wake()
 	f := newEvent(src, pos, append([]Position(nil), h.pos...), event, data, at)
 	if at.IsZero() {
 		at = time.Now()
@@ -145,6 +155,66 @@ func (h *Hub) Advance(src int, pos Position) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.pos[src] = maxPos(h.pos[src], pos)
+	h.wake()
+}
+
+// wake tells the streams waiting for the hub to catch up that a position
+// has moved on.
+func (h *Hub) wake() {
+	if h.moved != nil {
+		close(h.moved)
+		h.moved = nil
+	}
+}
+
+// catchUp waits, for at most CatchUp, until the hub has got as far in
+// every source as the id a client resumes from: the id may come from an
+// instance that has read further than this one, and taking it before this
+// one gets there would skip what lies between. It waits without the lock,
+// and register then decides under it. It returns false if ctx ends first.
+func (h *Hub) catchUp(ctx context.Context, id string) bool {
+	v, ok := parseID(id, len(h.pos))
+	if !ok {
+		return true
+	}
+	for src, p := range v {
+		if h.opts.Future(src, p) {
+			return true
+		}
+	}
+	timeout := time.NewTimer(h.opts.CatchUp)
+	defer timeout.Stop()
+	counted := false
+	defer func() {
+		if counted {
+			h.metrics.catchUp.Dec()
+		}
+	}()
+	for {
+		h.mu.Lock()
+		if h.closed || covers(h.pos, v) {
+			h.mu.Unlock()
+			return true
+		}
+		if h.moved == nil {
+			h.moved = make(chan struct{})
+		}
+		moved := h.moved
+		h.mu.Unlock()
+		if !counted {
+			counted = true
+			h.metrics.catchUp.Inc()
+		}
+		select {
+		case <-moved:
+		case <-timeout.C:
+			return true
+		case <-h.done:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // Send hands f, a frame without id, to the listeners of topic without
@@ -173,6 +243,7 @@ func (h *Hub) Reset(src int, start Position, match func(topic string) bool, reas
 	defer h.mu.Unlock()
 	h.hist.start[src] = maxPos(h.hist.start[src], start)
 	h.pos[src] = maxPos(h.pos[src], start)
+	h.wake()
 	n := 0
 	for topic, ls := range h.topics {
 		if match(topic) {
@@ -274,7 +345,7 @@ func (h *Hub) register(l *Listener, id string, resume bool) ([]byte, chan struct
 	case h.closed:
 		return RetryFrame(time.Second, 5*time.Second), nil
 	case h.open >= h.opts.MaxStreams:
-		return RetryFrame(10*time.Second, 30*time.Second), nil
+		return RetryFrame(busyRetry, 3*busyRetry), nil
 	}
 	copy(l.sent, h.pos)
 	if resume {
@@ -312,6 +383,11 @@ func (h *Hub) resumePoint(id string) ([]Position, string) {
 		if h.opts.Future(src, p) {
 			return nil, ResetUnknown
 		}
+	}
+	if !covers(h.pos, v) {
+		// The hub did not get as far as the id within CatchUp: it cannot
+		// tell what came between.
+		return nil, ResetUnknown
 	}
 	for src, p := range v {
 		if p.Less(h.hist.start[src]) {

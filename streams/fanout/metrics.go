@@ -21,6 +21,7 @@ type metrics struct {
 	evicted   prometheus.Counter
 	resumes   prometheus.Counter
 	resets    *prometheus.CounterVec
+	catchUp   prometheus.Gauge
 }
 
 func newMetrics(reasons []string) *metrics {
@@ -46,6 +47,10 @@ func newMetrics(reasons []string) *metrics {
 			Name: "forum_resets_total",
 			Help: "Reset events queued for clients, by reason.",
 		}, []string{"reason"}),
+		catchUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "forum_streams_catching_up",
+			Help: "Streams waiting for this instance to get as far as their last event id, which another instance sent.",
+		}),
 	}
 	for _, r := range append([]string{ResetMalformed, ResetUnknown, ResetExpired}, reasons...) {
 		m.reset(r, 0)
@@ -61,7 +66,7 @@ func (m *metrics) reset(reason string, n int) {
 // Collectors returns the hub's metrics, to register with any registry.
 func (h *Hub) Collectors() []prometheus.Collector {
 	m := h.metrics
-	return []prometheus.Collector{m.delivered, m.lag, m.evicted, m.resumes, m.resets}
+	return []prometheus.Collector{m.delivered, m.lag, m.evicted, m.resumes, m.resets, m.catchUp}
 }
 
 // written records that frames were written to a client at now: how many,

@@ -28,6 +28,16 @@ type Subscription struct {
 	// written its resume point, on the stream's goroutine, to queue what a
 	// new listener gets first (counts, snapshots) with PushFirst.
 	First func(ctx context.Context, l *Listener)
+	// Ended, if not nil, is called once when the stream is over: when it
+	// has closed, or at once when it is refused or its client leaves
+	// before it opens. Serve may return before it is called.
+	Ended func()
+}
+
+func (sub Subscription) end() {
+	if sub.Ended != nil {
+		sub.Ended()
+	}
 }
 
 // Why a stream closed, as its log line says.
@@ -44,7 +54,8 @@ const (
 // the client may listen to them. A client that sends Last-Event-ID, or the
 // lastEventId query parameter, first gets every event of its topics after
 // that id; if the hub cannot tell what came after it, the client gets a
-// reset event. Serve returns when the stream ends, except that an HTTP/1.x
+// reset event. An id ahead of the hub waits, up to CatchUp, for the hub to
+// get there. Serve returns when the stream ends, except that an HTTP/1.x
 // stream takes its connection over from net/http and carries on in a
 // goroutine of its own, which Wait waits for.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sub Subscription) {
@@ -54,10 +65,19 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sub Subscription) {
 	hd.Set("X-Accel-Buffering", "no")
 	s := &stream{hub: h, w: w, rc: http.NewResponseController(w), l: newListener(sub.Topics, sub.Kinds, h.opts.QueueSize, len(h.pos)), first: sub.First}
 	id, resume := lastEventID(r)
+	if resume && !h.catchUp(r.Context(), id) {
+		sub.end()
+		return
+	}
 	refusal, kick := h.register(s.l, id, resume)
 	if refusal != nil {
 		s.write(refusal)
+		sub.end()
 		return
+	}
+	release := func() {
+		h.unregister(s.l)
+		sub.end()
 	}
 	s.kick = kick
 	if r.ProtoMajor == 1 {
@@ -71,7 +91,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sub Subscription) {
 			// before unregister, so before Wait returns: http.Server's
 			// Shutdown does not track hijacked connections.
 			go func() {
-				defer h.unregister(s.l)
+				defer release()
 				defer done()
 				// Out of net/http's hands, a panic would otherwise take the
 				// whole server down rather than this one stream.
@@ -84,12 +104,12 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sub Subscription) {
 			}()
 			return
 		case !errors.Is(err, http.ErrNotSupported):
-			h.unregister(s.l)
+			release()
 			h.log.Warn("take over stream connection", "error", err)
 			return
 		}
 	}
-	defer h.unregister(s.l)
+	defer release()
 	w.WriteHeader(http.StatusOK)
 	s.serve(r.Context(), sub.Kinds)
 }
@@ -102,6 +122,17 @@ func Refuse(w http.ResponseWriter, lo, hi time.Duration) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
 	w.Write(RetryFrame(lo, hi))
+}
+
+// busyRetry is the shortest retry delay of a stream refused because the
+// hub, or a caller's limit, is full: the delay runs to three times it, so
+// that refused clients come back spread out.
+const busyRetry = 10 * time.Second
+
+// RefuseBusy answers a stream request as one over MaxStreams is answered,
+// for callers that keep limits of their own.
+func RefuseBusy(w http.ResponseWriter) {
+	Refuse(w, busyRetry, 3*busyRetry)
 }
 
 // serve runs the stream, logging its opening and closing.

@@ -2,8 +2,12 @@
 package streamstest
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -87,4 +91,52 @@ func (s *stallStream) TryNext(ctx context.Context) bool {
 		s.db.hold(ctx)
 	}
 	return ok
+}
+
+// logWait is how long Logged waits for a line.
+const logWait = 15 * time.Second
+
+// LogBuffer collects log output written from many goroutines.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logged waits until the log has a line with every one of parts, and
+// returns it.
+func (b *LogBuffer) Logged(t testing.TB, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(logWait)
+	for {
+		for line := range strings.Lines(b.String()) {
+			if containsAll(line, parts) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q in:\n%s", parts, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
