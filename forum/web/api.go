@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"unicode/utf8"
 
@@ -139,15 +140,24 @@ func (s *Server) handleAPILogout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// limitParam returns the query's limit, or def when it has none.
+func limitParam(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > forum.MaxPageSize {
+		return 0, forum.Errorf(forum.EINVALID, "limit must be a whole number from 1 to %d.", forum.MaxPageSize)
+	}
+	return n, nil
+}
+
 func (s *Server) handleAPIPosts(w http.ResponseWriter, r *http.Request) {
-	limit := forum.DefaultPageSize
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > forum.MaxPageSize {
-			s.error(w, r, forum.Errorf(forum.EINVALID, "limit must be a whole number from 1 to %d.", forum.MaxPageSize))
-			return
-		}
-		limit = n
+	limit, err := limitParam(r, forum.DefaultPageSize)
+	if err != nil {
+		s.error(w, r, err)
+		return
 	}
 	before, err := optionalID(r.URL.Query().Get("before"))
 	if err != nil {
@@ -215,10 +225,26 @@ func (s *Server) handleAPIComments(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	cs, err := s.store.Comments(r.Context(), p.ID)
+	limit, err := limitParam(r, forum.CommentPageSize)
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	after, err := optionalID(r.URL.Query().Get("after"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	cs, err := s.store.CommentsAfter(r.Context(), p.ID, after, limit)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	// A full page may have more after it; the client follows the link
+	// rather than build the query itself.
+	if len(cs) == limit {
+		next := url.URL{Path: r.URL.Path, RawQuery: url.Values{"limit": {strconv.Itoa(limit)}, "after": {cs[len(cs)-1].ID.Hex()}}.Encode()}
+		w.Header().Set("Link", "<"+next.String()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, cs)
 }
