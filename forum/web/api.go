@@ -56,10 +56,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
+	if bErr := boundError(err, "The request body"); bErr != nil {
+		return bErr
+	}
 	switch {
-	case errors.As(err, &tooLarge):
-		return forum.Errorf(eTooLarge, "The request body is larger than %d KiB.", MaxBodyBytes>>10)
 	case errors.Is(err, io.EOF):
 		return forum.Errorf(forum.EINVALID, "The request body is empty; send a JSON object.")
 	default:

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"forum/forum/web"
 )
 
 func TestRegisterAnswersUserAndSetsSafeSessionCookie(t *testing.T) {
@@ -168,7 +170,7 @@ func TestPostsAPI(t *testing.T) {
 	}{
 		{`{"title":"","body":"b"}`, http.StatusBadRequest},
 		{`{"title":"t","body":"` + strings.Repeat("x", 20001) + `"}`, http.StatusBadRequest},
-		{`{"title":"t","body":"` + strings.Repeat("x", 66000) + `"}`, http.StatusRequestEntityTooLarge},
+		{`{"title":"t","body":"` + strings.Repeat("x", web.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
 		{`{"title":"t","body":"b\ud800"}`, http.StatusCreated},
 		{"{\"title\":\"t\",\"body\":\"b\xff\"}", http.StatusBadRequest},
 	} {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,9 +34,8 @@ func (s *Server) registerPageRoutes(r *mux.Router) {
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return forum.Errorf(eTooLarge, "What you sent is larger than %d KiB.", MaxBodyBytes>>10)
+		if bErr := boundError(err, "What you sent"); bErr != nil {
+			return bErr
 		}
 		return forum.Errorf(forum.EINVALID, "The form could not be read.")
 	}

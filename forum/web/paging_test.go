@@ -11,10 +11,10 @@ import (
 	"forum/forum"
 )
 
-// seedThread stores a post with n comments through the store, which is much
-// faster than through HTTP, and returns the post's id and the comments' ids,
-// oldest first.
-func seedThread(t *testing.T, store *forum.Store, n int) (string, []string) {
+// seedThread stores a post with n comments, comment i saying body(i),
+// through the store, which is much faster than through HTTP. It returns the
+// post's id and the comments' ids, oldest first.
+func seedThread(t *testing.T, store *forum.Store, n int, body func(i int) string) (string, []string) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := store.Register(ctx, "seeder", "password123")
@@ -27,7 +27,7 @@ func seedThread(t *testing.T, store *forum.Store, n int) (string, []string) {
 	}
 	ids := make([]string, n)
 	for i := range n {
-		c, err := store.CreateComment(ctx, u, p.ID, fmt.Sprintf("reply number %d", i))
+		c, err := store.CreateComment(ctx, u, p.ID, body(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,10 +36,12 @@ func seedThread(t *testing.T, store *forum.Store, n int) (string, []string) {
 	return p.ID.Hex(), ids
 }
 
+func numbered(i int) string { return fmt.Sprintf("reply number %d", i) }
+
 func TestCommentsAPIPagesByLastComment(t *testing.T) {
 	db, store := newStore(t)
 	srv, _ := startServer(t, db, store)
-	postID, want := seedThread(t, store, 7)
+	postID, want := seedThread(t, store, 7, numbered)
 	c := newClient(t, srv)
 
 	var got []string
@@ -97,7 +99,7 @@ func TestCommentsAPIPagesByLastComment(t *testing.T) {
 func TestThreadPagesHoldFiftyCommentsEach(t *testing.T) {
 	db, store := newStore(t)
 	srv, _ := startServer(t, db, store)
-	postID, ids := seedThread(t, store, 2*forum.CommentPageSize+1)
+	postID, ids := seedThread(t, store, 2*forum.CommentPageSize+1, numbered)
 	postPath := "/posts/" + postID
 	alice := newClient(t, srv)
 	alice.register("alice")

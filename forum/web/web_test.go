@@ -50,7 +50,13 @@ func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 // cleanup.
 func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.Server, stop func()) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startServerWith(t, db, store, httptest.NewServer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startServerWith is startServer with the listener started by serve, the
+// log written to log and the server built with opts.
+func startServerWith(t *testing.T, db *forum.DB, store *forum.Store, serve func(http.Handler) *httptest.Server, log *slog.Logger, opts ...web.Option) (srv *httptest.Server, stop func()) {
+	t.Helper()
 	hub := streams.New(log, db.Database, store, streams.Options{Heartbeat: time.Second, StatsInterval: 100 * time.Millisecond})
 	hubCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -59,7 +65,7 @@ func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.
 		defer wg.Done()
 		hub.Run(hubCtx)
 	}()
-	srv = httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	srv = serve(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef"), opts...))
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
