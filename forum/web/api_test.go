@@ -60,7 +60,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		{"two objects", "application/json", `{} {}`, http.StatusBadRequest},
 		{"not JSON", "text/plain", `{"name":"bobby","password":"password123"}`, http.StatusUnsupportedMediaType},
 		{"no content type", "", `{"name":"bobby","password":"password123"}`, http.StatusUnsupportedMediaType},
-		{"body over 64 KiB", "application/json", `{"name":"bobby","password":"` + strings.Repeat("p", 70000) + `"}`, http.StatusRequestEntityTooLarge},
+		{"body over the cap", "application/json", `{"name":"bobby","password":"` + strings.Repeat("p", web.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
