@@ -27,6 +27,9 @@ import (
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
+	// CommentPageSize is how many comments a thread page shows, and the
+	// API's default.
+	CommentPageSize = 50
 	// MaxNotifications is how many notifications a listing returns at most.
 	MaxNotifications = 200
 )
@@ -481,14 +484,60 @@ func (s *Store) commenters(ctx context.Context, postID primitive.ObjectID) ([]pr
 	return ids, nil
 }
 
-// Comments returns a post's comments, oldest first.
-func (s *Store) Comments(ctx context.Context, postID primitive.ObjectID) ([]*Comment, error) {
+// commentOrder is the order of a post's comments, oldest first, key for key
+// the index on (postId, createdAt, _id).
+var commentOrder = bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}
+
+// Comments returns up to limit of a post's comments, oldest first, after
+// skipping the first skip. The thread page reads its numbered pages so: a
+// skip walks the index entries it passes over, which at a forum's thread
+// sizes (hundreds, a few thousand comments) costs little; CommentsAfter does
+// not.
+func (s *Store) Comments(ctx context.Context, postID primitive.ObjectID, skip, limit int) ([]*Comment, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	opts := options.Find().SetSort(commentOrder).SetSkip(int64(max(skip, 0))).SetLimit(int64(limit))
+	return s.listComments(ctx, postID, bson.M{"postId": postID}, opts)
+}
+
+// CommentsAfter returns up to limit of a post's comments, oldest first. When
+// after is not the nil id, only the comments after that comment of the post
+// are returned: the index is entered at its position, never skipped to.
+func (s *Store) CommentsAfter(ctx context.Context, postID, after primitive.ObjectID, limit int) ([]*Comment, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	filter := bson.M{"postId": postID}
+	if !after.IsZero() {
+		var a Comment
+		err := s.comments.FindOne(ctx, bson.M{"_id": after, "postId": postID}).Decode(&a)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, Errorf(ENOTFOUND, "No comment with id %s on this post.", after.Hex())
+		} else if err != nil {
+			return nil, fmt.Errorf("find comment %s: %w", after.Hex(), err)
+		}
+		filter["$or"] = bson.A{
+			bson.M{"createdAt": bson.M{"$gt": a.CreatedAt}},
+			bson.M{"createdAt": a.CreatedAt, "_id": bson.M{"$gt": a.ID}},
+		}
+	}
+	return s.listComments(ctx, postID, filter, options.Find().SetSort(commentOrder).SetLimit(int64(limit)))
+}
+
+func (s *Store) listComments(ctx context.Context, postID primitive.ObjectID, filter bson.M, opts *options.FindOptions) ([]*Comment, error) {
 	comments := []*Comment{}
-	opts := options.Find().SetSort(bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})
-	if err := s.findAll(ctx, s.comments, bson.M{"postId": postID}, opts, &comments); err != nil {
+	if err := s.findAll(ctx, s.comments, filter, opts, &comments); err != nil {
 		return nil, fmt.Errorf("list comments of %s: %w", postID.Hex(), err)
 	}
 	return comments, nil
+}
+
+func checkLimit(limit int) error {
+	if limit <= 0 || limit > MaxPageSize {
+		return Errorf(EINVALID, "Limit must be between 1 and %d.", MaxPageSize)
+	}
+	return nil
 }
 
 // Notifications returns a user's latest notifications, newest first.

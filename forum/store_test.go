@@ -211,6 +211,63 @@ func TestPostsArePagedNewestFirst(t *testing.T) {
 	})
 }
 
+// The API pages a thread by the last comment it has (CommentsAfter), the
+// thread page by number (Comments); both walk the comments oldest first,
+// each exactly once, and only those of the post.
+func TestCommentsArePagedOldestFirst(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		alice := mustRegister(t, s, "alice")
+		post, _ := s.CreatePost(ctx, alice, "paged", "b")
+		other, _ := s.CreatePost(ctx, alice, "other", "b")
+		var want []primitive.ObjectID
+		for i := range 7 {
+			c, err := s.CreateComment(ctx, alice, post.ID, fmt.Sprintf("comment %d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, c.ID)
+			if _, err := s.CreateComment(ctx, alice, other.ID, "elsewhere"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var byKey, byNumber []primitive.ObjectID
+		after := primitive.NilObjectID
+		for range 4 {
+			page, err := s.CommentsAfter(ctx, post.ID, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				byKey = append(byKey, c.ID)
+				after = c.ID
+			}
+		}
+		for skip := 0; skip < 9; skip += 3 {
+			page, err := s.Comments(ctx, post.ID, skip, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				byNumber = append(byNumber, c.ID)
+			}
+		}
+		if fmt.Sprint(byKey) != fmt.Sprint(want) {
+			t.Errorf("pages after an id: got %v, want %v", byKey, want)
+		}
+		if fmt.Sprint(byNumber) != fmt.Sprint(want) {
+			t.Errorf("numbered pages: got %v, want %v", byNumber, want)
+		}
+		elsewhere, _ := s.CommentsAfter(ctx, other.ID, primitive.NilObjectID, 1)
+		_, err := s.CommentsAfter(ctx, post.ID, elsewhere[0].ID, 3)
+		wantCode(t, err, forum.ENOTFOUND)
+		_, err = s.CommentsAfter(ctx, post.ID, primitive.NilObjectID, forum.MaxPageSize+1)
+		wantCode(t, err, forum.EINVALID)
+		_, err = s.Comments(ctx, post.ID, 0, 0)
+		wantCode(t, err, forum.EINVALID)
+	})
+}
+
 func TestCommentsNotifyAuthorAndEarlierCommentersButNeverTheActor(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *forum.Store) {
 		ctx := context.Background()
@@ -258,7 +315,7 @@ func TestCommentsNotifyAuthorAndEarlierCommentersButNeverTheActor(t *testing.T) 
 		if p.Comments != 4 {
 			t.Fatalf("comment count: got %d, want 4", p.Comments)
 		}
-		cs, _ := s.Comments(ctx, post.ID)
+		cs, _ := s.Comments(ctx, post.ID, 0, forum.CommentPageSize)
 		if len(cs) != 4 || cs[0].Body != "my own thread" || cs[3].Body != "third" {
 			t.Fatalf("comments oldest first: got %d, first %q", len(cs), cs[0].Body)
 		}

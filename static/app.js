@@ -153,6 +153,11 @@
     newPostsBar.textContent = n + (n === 1 ? " new post" : " new posts");
   }
 
+  // Comments land on the last page of a thread. A page before it has a
+  // hidden link to the last page (#new-comments), which counts them
+  // instead, by id, as events can come again after a reconnection.
+  const newComments = new Set();
+
   function onComment(data) {
     const list = document.getElementById("comments");
     const post = document.getElementById("post");
@@ -160,8 +165,62 @@
       return;
     }
     const item = fragment(data.html);
-    if (item && !document.getElementById(item.id)) {
+    if (!item || document.getElementById(item.id)) {
+      return;
+    }
+    const link = document.getElementById("new-comments");
+    if (link) {
+      countNewComment(link, item.id);
+    } else {
       insert(list, item);
+    }
+  }
+
+  // countNewComment shows how many comments arrived, linking to the page
+  // that ends the thread with them.
+  function countNewComment(link, id) {
+    newComments.add(id);
+    const n = newComments.size;
+    const last = Math.ceil((Number(link.dataset.comments) + n) / Number(link.dataset.perPage));
+    link.href = link.pathname + "?page=" + last;
+    link.textContent = n + (n === 1 ? " new comment" : " new comments");
+    link.parentElement.hidden = false;
+  }
+
+  // Character counters. A field with data-max-chars shows, once it is
+  // within a tenth of its limit, how many characters are left, counted as
+  // the server counts them: code points of the trimmed text, not the UTF-16
+  // units of String.length.
+
+  const NEAR_LIMIT = 0.1;
+  const count = new Intl.NumberFormat("en");
+
+  function codePoints(s) {
+    let n = 0;
+    for (const _ of s) {
+      n++;
+    }
+    return n;
+  }
+
+  function characters(n) {
+    return count.format(n) + (n === 1 ? " character" : " characters");
+  }
+
+  function updateCounter(field, counter) {
+    const max = Number(field.dataset.maxChars);
+    const left = max - codePoints(field.value.trim());
+    counter.hidden = left > max * NEAR_LIMIT;
+    counter.classList.toggle("is-over", left < 0);
+    counter.textContent = left < 0 ? characters(-left) + " too many" : characters(left) + " left";
+    field.setCustomValidity(left < 0 ? "Shorten this to at most " + characters(max) + "." : "");
+  }
+
+  for (const field of document.querySelectorAll("[data-max-chars]")) {
+    const counter = document.getElementById(field.id + "-counter");
+    if (counter) {
+      field.addEventListener("input", () => updateCounter(field, counter));
+      updateCounter(field, counter);
     }
   }
 

@@ -140,3 +140,30 @@ func notificationClass(n *forum.Notification) string {
 func statusLine(status int) string {
 	return strings.TrimSpace(strconv.Itoa(status) + " " + http.StatusText(status))
 }
+
+// Pager places a page of a thread among the others: Page of Pages, from 1.
+type Pager struct {
+	Page, Pages int
+}
+
+// pagerReach is how many pages on either side of the current one the pager
+// links by number.
+const pagerReach = 2
+
+// near returns the numbers of the pages the pager links by number.
+func (p Pager) near() []int {
+	var ns []int
+	for n := max(1, p.Page-pagerReach); n <= min(p.Pages, p.Page+pagerReach); n++ {
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+// PostPageURL is the address of page n of a thread; the first is the
+// thread's own address.
+func PostPageURL(id primitive.ObjectID, n int) string {
+	if n <= 1 {
+		return postURL(id)
+	}
+	return postURL(id) + "?page=" + strconv.Itoa(n)
+}

@@ -95,7 +95,7 @@ func TestPostViewCommentForm(t *testing.T) {
 	post := &forum.Post{ID: primitive.NewObjectID(), Title: "T", Body: "B", CreatedAt: created}
 	t.Run("signed in sees the form with their input and the error", func(t *testing.T) {
 		f := Form{Values: map[string]string{"body": "<i>draft</i>"}, Error: "Body must not be empty."}
-		got := render(t, PostView(Page{User: &forum.User{Name: "a"}}, post, nil, f))
+		got := render(t, PostView(Page{User: &forum.User{Name: "a"}}, post, nil, Pager{Page: 1, Pages: 1}, f))
 		assertContains(t, got,
 			`action="/posts/`+post.ID.Hex()+`/comments"`,
 			`data-testid="comment-input">&lt;i&gt;draft&lt;/i&gt;</textarea>`,
@@ -103,10 +103,50 @@ func TestPostViewCommentForm(t *testing.T) {
 		)
 	})
 	t.Run("signed out is asked to sign in", func(t *testing.T) {
-		got := render(t, PostView(Page{}, post, nil, Form{}))
+		got := render(t, PostView(Page{}, post, nil, Pager{Page: 1, Pages: 1}, Form{}))
 		assertContains(t, got, `href="/login?next=/posts/`+post.ID.Hex()+`" data-testid="comment-login-link"`)
 		assertNotContains(t, got, "comment-input")
 	})
+}
+
+func TestPostViewPager(t *testing.T) {
+	post := &forum.Post{ID: primitive.NewObjectID(), Title: "T", Body: "B", CreatedAt: created, Comments: 9 * forum.CommentPageSize}
+	url := "/posts/" + post.ID.Hex()
+	tests := []struct {
+		name      string
+		pager     Pager
+		wants     []string
+		unwanteds []string
+	}{
+		{"one page has no pager", Pager{Page: 1, Pages: 1}, nil, []string{`data-testid="pager"`, "new-comments"}},
+		{"first page links ahead", Pager{Page: 1, Pages: 9}, []string{
+			`<span aria-current="page" data-testid="pager-current">1</span>`,
+			`href="` + url + `?page=2" data-testid="pager-page">2<`,
+			`href="` + url + `?page=3" data-testid="pager-page">3<`,
+			`href="` + url + `?page=2" rel="next"`,
+			`href="` + url + `?page=9" data-testid="pager-last">Last (9)<`,
+			`id="new-comments" href="` + url + `?page=9" data-testid="new-comments-link" data-comments="450" data-per-page="50"`,
+		}, []string{`?page=4"`, "pager-first", "pager-prev"}},
+		{"middle page links both ways", Pager{Page: 5, Pages: 9}, []string{
+			`href="` + url + `" data-testid="pager-first">First<`,
+			`href="` + url + `?page=4" rel="prev"`,
+			`href="` + url + `?page=3" data-testid="pager-page">3<`,
+			`<span aria-current="page" data-testid="pager-current">5</span>`,
+			`href="` + url + `?page=7" data-testid="pager-page">7<`,
+			`href="` + url + `?page=6" rel="next"`,
+		}, []string{`?page=2" data-testid="pager-page"`, `?page=8" data-testid="pager-page"`}},
+		{"last page takes live comments in place", Pager{Page: 9, Pages: 9}, []string{
+			`href="` + url + `?page=8" rel="prev"`,
+			`<span aria-current="page" data-testid="pager-current">9</span>`,
+		}, []string{"pager-next", "pager-last", "new-comments"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := render(t, PostView(Page{}, post, nil, tt.pager, Form{}))
+			assertContains(t, got, tt.wants...)
+			assertNotContains(t, got, tt.unwanteds...)
+		})
+	}
 }
 
 func TestNotificationItem(t *testing.T) {

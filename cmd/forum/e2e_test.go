@@ -177,32 +177,19 @@ func TestE2EAdminStatsCountNewPost(t *testing.T) {
 // the stopped forum.
 func e2eCommentOffline(t *testing.T, f *e2eForum, name, postID, body string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
-	defer cancel()
-	db, err := forum.OpenFile(ctx, f.cfg.Data, f.cfg.History)
-	if err != nil {
-		t.Fatalf("open the data file of the stopped forum: %v", err)
-	}
-	defer func() {
-		if err := db.Close(ctx); err != nil {
-			t.Errorf("close the data file: %v", err)
+	e2eOffline(t, f, func(ctx context.Context, store *forum.Store) {
+		u, err := store.Authenticate(ctx, name, e2ePassword)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	store, err := forum.NewStore(ctx, db.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := store.Authenticate(ctx, name, e2ePassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := forum.ParseID(postID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.CreateComment(ctx, u, id, body); err != nil {
-		t.Fatal(err)
-	}
+		id, err := forum.ParseID(postID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.CreateComment(ctx, u, id, body); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Alice reads a thread while the forum stops and starts again on the same

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"unicode/utf8"
 
@@ -56,10 +57,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
+	if bErr := boundError(err, "The request body"); bErr != nil {
+		return bErr
+	}
 	switch {
-	case errors.As(err, &tooLarge):
-		return forum.Errorf(eTooLarge, "The request body is larger than %d KiB.", MaxBodyBytes>>10)
 	case errors.Is(err, io.EOF):
 		return forum.Errorf(forum.EINVALID, "The request body is empty; send a JSON object.")
 	default:
@@ -145,15 +146,24 @@ func (s *Server) handleAPILogoutEverywhere(w http.ResponseWriter, r *http.Reques
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// limitParam returns the query's limit, or def when it has none.
+func limitParam(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > forum.MaxPageSize {
+		return 0, forum.Errorf(forum.EINVALID, "limit must be a whole number from 1 to %d.", forum.MaxPageSize)
+	}
+	return n, nil
+}
+
 func (s *Server) handleAPIPosts(w http.ResponseWriter, r *http.Request) {
-	limit := forum.DefaultPageSize
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > forum.MaxPageSize {
-			s.error(w, r, forum.Errorf(forum.EINVALID, "limit must be a whole number from 1 to %d.", forum.MaxPageSize))
-			return
-		}
-		limit = n
+	limit, err := limitParam(r, forum.DefaultPageSize)
+	if err != nil {
+		s.error(w, r, err)
+		return
 	}
 	before, err := optionalID(r.URL.Query().Get("before"))
 	if err != nil {
@@ -221,10 +231,26 @@ func (s *Server) handleAPIComments(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	cs, err := s.store.Comments(r.Context(), p.ID)
+	limit, err := limitParam(r, forum.CommentPageSize)
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	after, err := optionalID(r.URL.Query().Get("after"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	cs, err := s.store.CommentsAfter(r.Context(), p.ID, after, limit)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	// A full page may have more after it; the client follows the link
+	// rather than build the query itself.
+	if len(cs) == limit {
+		next := url.URL{Path: r.URL.Path, RawQuery: url.Values{"limit": {strconv.Itoa(limit)}, "after": {cs[len(cs)-1].ID.Hex()}}.Encode()}
+		w.Header().Set("Link", "<"+next.String()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, cs)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"forum/forum/web"
 )
 
 func TestRegisterAnswersUserAndSetsSafeSessionCookie(t *testing.T) {
@@ -63,7 +65,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		{"two objects", "application/json", `{} {}`, http.StatusBadRequest},
 		{"not JSON", "text/plain", `{"name":"bobby","password":"password123"}`, http.StatusUnsupportedMediaType},
 		{"no content type", "", `{"name":"bobby","password":"password123"}`, http.StatusUnsupportedMediaType},
-		{"body over 64 KiB", "application/json", `{"name":"bobby","password":"` + strings.Repeat("p", 70000) + `"}`, http.StatusRequestEntityTooLarge},
+		{"body over the cap", "application/json", `{"name":"bobby","password":"` + strings.Repeat("p", web.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +175,7 @@ func TestPostsAPI(t *testing.T) {
 	}{
 		{`{"title":"","body":"b"}`, http.StatusBadRequest},
 		{`{"title":"t","body":"` + strings.Repeat("x", 20001) + `"}`, http.StatusBadRequest},
-		{`{"title":"t","body":"` + strings.Repeat("x", 66000) + `"}`, http.StatusRequestEntityTooLarge},
+		{`{"title":"t","body":"` + strings.Repeat("x", web.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
 		{`{"title":"t","body":"b\ud800"}`, http.StatusCreated},
 		{"{\"title\":\"t\",\"body\":\"b\xff\"}", http.StatusBadRequest},
 	} {

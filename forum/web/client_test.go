@@ -24,7 +24,7 @@ func startBehind(t *testing.T, trusted ...string) (*httptest.Server, *streamstes
 	}
 	logs := &streamstest.LogBuffer{}
 	db, store := newStore(t)
-	srv, _ := startServerWith(t, db, store, slog.New(slog.NewTextHandler(logs, nil)), streams.Options{}, web.WithTrustedProxies(prefixes))
+	srv, _ := startServerWith(t, db, store, httptest.NewServer, slog.New(slog.NewTextHandler(logs, nil)), streams.Options{}, web.WithTrustedProxies(prefixes))
 	return srv, logs
 }
 

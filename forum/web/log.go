@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -38,7 +37,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // body.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stream" || strings.HasPrefix(r.URL.Path, "/stream/") {
+		if isStream(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

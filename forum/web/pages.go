@@ -1,10 +1,10 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -37,13 +37,19 @@ func (s *Server) registerPageRoutes(r *mux.Router) {
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return forum.Errorf(eTooLarge, "What you sent is larger than %d KiB.", MaxBodyBytes>>10)
+		if bErr := boundError(err, "What you sent"); bErr != nil {
+			return bErr
 		}
 		return forum.Errorf(forum.EINVALID, "The form could not be read.")
 	}
 	return nil
+}
+
+// formText returns a text field of a submitted form with its line breaks as
+// the page's script counts them: browsers send each as CR LF, which would
+// count as two characters against the limit.
+func formText(r *http.Request, name string) string {
+	return strings.ReplaceAll(r.PostFormValue(name), "\r\n", "\n")
 }
 
 // formOf keeps the named fields of a submitted form, to show them again.
@@ -127,7 +133,7 @@ func (s *Server) handleCreatePost(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	p, err := s.store.CreatePost(r.Context(), u, r.PostFormValue("title"), r.PostFormValue("body"))
+	p, err := s.store.CreatePost(r.Context(), u, formText(r, "title"), formText(r, "body"))
 	if err != nil {
 		s.formError(w, r, err, views.NewPost(s.page(r, "New post"), formOf(r, err, "title", "body")))
 		return
@@ -155,17 +161,48 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.showPost(w, r, http.StatusOK, p, views.Form{})
-}
-
-func (s *Server) showPost(w http.ResponseWriter, r *http.Request, status int, p *forum.Post, f views.Form) {
-	page := s.page(r, p.Title, topicComments+p.ID.Hex())
-	cs, err := s.store.Comments(r.Context(), p.ID)
+	n, err := pageParam(r, p)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, status, views.PostView(page, p, cs, f))
+	s.showPost(w, r, http.StatusOK, p, n, views.Form{})
+}
+
+// threadPages is how many pages a post's comments fill: one when it has
+// none, so that the first page always exists.
+func threadPages(p *forum.Post) int {
+	return max(1, (p.Comments+forum.CommentPageSize-1)/forum.CommentPageSize)
+}
+
+// pageParam returns the number of the thread page asked for, 1 when the
+// query names none.
+func pageParam(r *http.Request, p *forum.Post) (int, error) {
+	v := r.URL.Query().Get("page")
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, forum.Errorf(forum.EINVALID, "Page %q is not a page number: the pages of a thread are numbered from 1.", v)
+	}
+	if last := threadPages(p); n > last {
+		return 0, forum.Errorf(forum.ENOTFOUND, "This thread has no page %d: its comments fill %d.", n, last)
+	}
+	return n, nil
+}
+
+// showPost shows page n of a thread with the comment form f. The page is
+// read with a skip (see forum.Store.Comments), and the number of pages comes
+// from the post's count of comments.
+func (s *Server) showPost(w http.ResponseWriter, r *http.Request, status int, p *forum.Post, n int, f views.Form) {
+	page := s.page(r, p.Title, topicComments+p.ID.Hex())
+	cs, err := s.store.Comments(r.Context(), p.ID, (n-1)*forum.CommentPageSize, forum.CommentPageSize)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, status, views.PostView(page, p, cs, views.Pager{Page: n, Pages: threadPages(p)}, f))
 }
 
 func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
@@ -183,16 +220,23 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	c, err := s.store.CreateComment(r.Context(), u, p.ID, r.PostFormValue("body"))
+	c, err := s.store.CreateComment(r.Context(), u, p.ID, formText(r, "body"))
 	if err != nil {
 		if forum.ErrorCode(err) == forum.EINVALID {
-			s.showPost(w, r, http.StatusBadRequest, p, formOf(r, err, "body"))
+			// On the last page, where the comment would have gone.
+			s.showPost(w, r, http.StatusBadRequest, p, threadPages(p), formOf(r, err, "body"))
 			return
 		}
 		s.error(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+p.ID.Hex()+"#comment-"+c.ID.Hex(), http.StatusSeeOther)
+	// The new comment is on the last page as the post counts them now.
+	// Comments that others add meanwhile can start a page after it; the
+	// anchor then misses, and the reader sees the comments after theirs.
+	if fresh, err := s.store.Post(r.Context(), p.ID); err == nil {
+		p = fresh
+	}
+	http.Redirect(w, r, views.PostPageURL(p.ID, threadPages(p))+"#comment-"+c.ID.Hex(), http.StatusSeeOther)
 }
 
 func (s *Server) handleRegisterPage(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"forum/forum/web"
 )
 
 const hostile = `<script>alert(1)</script><img src=x onerror=alert(2)>"'&`
@@ -94,8 +96,8 @@ func TestRejectedFormsKeepInputAndSayWhy(t *testing.T) {
 	wantPage(t, resp, body, http.StatusBadRequest, `value="Kept title"`, "Body must not be empty")
 	resp, body = newClient(t, srv).postForm("/login", url.Values{"name": {"alice"}, "password": {"nope-nope"}})
 	wantPage(t, resp, body, http.StatusUnauthorized, `value="alice"`, "Wrong name or password")
-	resp, body = c.postForm("/posts/new", url.Values{"title": {"t"}, "body": {strings.Repeat("x", 70000)}})
-	wantPage(t, resp, body, http.StatusRequestEntityTooLarge)
+	resp, body = c.postForm("/posts/new", url.Values{"title": {"t"}, "body": {strings.Repeat("x", web.MaxBodyBytes)}})
+	wantPage(t, resp, body, http.StatusRequestEntityTooLarge, "could not be kept")
 	resp, body = c.get("/api/posts")
 	if n := len(decodeList(t, body)); n != 0 {
 		t.Fatalf("rejected posts stored: %d", n)

@@ -19,9 +19,6 @@ import (
 	"forum/views"
 )
 
-// MaxBodyBytes is the largest request body accepted.
-const MaxBodyBytes = 64 << 10
-
 // Hub serves live event streams and collects their metrics.
 type Hub interface {
 	prometheus.Collector
@@ -44,6 +41,7 @@ type Server struct {
 	metrics  bool // serve /metrics
 	proxies  proxies
 	streams  *streamCounts
+	timeouts timeouts
 }
 
 // New returns a server over store and hub. key signs session cookies. It
@@ -58,6 +56,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 		router:   mux.NewRouter(),
 		metrics:  true,
 		streams:  newStreamCounts(),
+		timeouts: defaultTimeouts,
 	}
 	for _, o := range opts {
 		o(s)
@@ -75,7 +74,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.registerAdminRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
-	s.handler = s.withClient(withSecurityHeaders(s.logRequests(newCrossOrigin().Handler(s.router))))
+	s.handler = s.withClient(withSecurityHeaders(s.logRequests(s.withDeadlines(newCrossOrigin().Handler(s.router)))))
 	return s
 }
 
@@ -130,6 +129,7 @@ var statuses = map[string]int{
 	eTooLarge:           http.StatusRequestEntityTooLarge,
 	eUnsupported:        http.StatusUnsupportedMediaType,
 	eMethod:             http.StatusMethodNotAllowed,
+	eTimeout:            http.StatusRequestTimeout,
 }
 
 // Error codes of the web layer.
@@ -137,6 +137,7 @@ const (
 	eTooLarge    = "too_large"
 	eUnsupported = "unsupported_media_type"
 	eMethod      = "method_not_allowed"
+	eTimeout     = "request_timeout"
 )
 
 func statusOf(err error) int {
@@ -168,7 +169,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func isMachine(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/stream" || strings.HasPrefix(r.URL.Path, "/stream/")
+	return strings.HasPrefix(r.URL.Path, "/api/") || isStream(r)
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {

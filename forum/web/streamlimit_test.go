@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func (c *client) firstFrame(forwarded string) (s *stream, served bool) {
 
 func TestStreamsAreBoundedPerUserAndPerAddress(t *testing.T) {
 	db, store := newStore(t)
-	srv, _ := startServerWith(t, db, store, slog.New(slog.NewTextHandler(io.Discard, nil)), streams.Options{},
+	srv, _ := startServerWith(t, db, store, httptest.NewServer, slog.New(slog.NewTextHandler(io.Discard, nil)), streams.Options{},
 		web.WithTrustedProxies([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}), web.WithStreamLimits(2, 3))
 	alice, bob, anon := newClient(t, srv), newClient(t, srv), newClient(t, srv)
 	alice.register("alice")

@@ -66,13 +66,13 @@ func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 // cleanup.
 func startServer(t *testing.T, db *forum.DB, store *forum.Store) (srv *httptest.Server, stop func()) {
 	t.Helper()
-	return startServerWith(t, db, store, slog.New(slog.NewTextHandler(io.Discard, nil)), streams.Options{})
+	return startServerWith(t, db, store, httptest.NewServer, slog.New(slog.NewTextHandler(io.Discard, nil)), streams.Options{})
 }
 
-// startServerWith is startServer with a logger, hub options (whose zero
-// heartbeat and stats interval take the tests' short ones) and server
-// options.
-func startServerWith(t *testing.T, db *forum.DB, store *forum.Store, log *slog.Logger, hubOpts streams.Options, opts ...web.Option) (srv *httptest.Server, stop func()) {
+// startServerWith is startServer with the listener started by serve, the
+// log written to log, hub options (whose zero heartbeat and stats interval
+// take the tests' short ones) and the server built with opts.
+func startServerWith(t *testing.T, db *forum.DB, store *forum.Store, serve func(http.Handler) *httptest.Server, log *slog.Logger, hubOpts streams.Options, opts ...web.Option) (srv *httptest.Server, stop func()) {
 	t.Helper()
 	hubOpts.Heartbeat = cmp.Or(hubOpts.Heartbeat, time.Second)
 	hubOpts.StatsInterval = cmp.Or(hubOpts.StatsInterval, 100*time.Millisecond)
@@ -84,7 +84,7 @@ func startServerWith(t *testing.T, db *forum.DB, store *forum.Store, log *slog.L
 		defer wg.Done()
 		hub.Run(hubCtx)
 	}()
-	srv = httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef"), opts...))
+	srv = serve(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef"), opts...))
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
