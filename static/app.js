@@ -386,7 +386,7 @@
   // connect joins the live connection of the forum's tabs, again when the
   // page comes back from the back-forward cache, and leaves it when the
   // page goes.
-  function connect(workerURL, user, topics, since) {
+  function connect(workerURL, user, topics, since, events) {
     let port = null;
     function join() {
       const worker = window.SharedWorker
@@ -394,7 +394,7 @@
         : new Worker(workerURL, { name: "forum-live" });
       port = worker.port || worker;
       port.onmessage = (event) => receive(event.data);
-      port.postMessage({ type: "hello", user, topics, since });
+      port.postMessage({ type: "hello", user, topics, since, events });
     }
     join();
     window.addEventListener("pagehide", () => port.postMessage({ type: "bye" }));
@@ -409,9 +409,9 @@
   updateTimes(document);
   setInterval(() => updateTimes(document), TICK);
 
-  const { liveWorker, user = "", topics = "", lastEventId = "" } = document.body.dataset;
+  const { liveWorker, user = "", topics = "", lastEventId = "", events = "{}" } = document.body.dataset;
   const names = topics.split(/[\s,]+/).filter(Boolean);
   if (liveWorker && names.length > 0 && window.Worker) {
-    connect(liveWorker, user, names, lastEventId);
+    connect(liveWorker, user, names, lastEventId, JSON.parse(events));
   }
 })();

@@ -5,8 +5,11 @@
 // It runs as a SharedWorker, or as a plain Worker serving one tab where
 // there is no SharedWorker.
 //
-// A tab sends {type: "hello", user, topics, since} when its page loads and
-// {type: "bye"} when it goes. The worker answers with {type: "status",
+// A tab sends {type: "hello", user, topics, since, events} when its page
+// loads and
+// {type: "bye"} when it goes. events maps each event name to the topics it
+// is sent on, as the server defines them ("{field}" stands for a field of
+// the event's data). The worker answers with {type: "status",
 // state} (live, reconnecting or offline), {type: "event", event, data} for
 // each event of the tab's topics, and {type: "catchup"} when events may
 // have been missed and the tab should fetch its page again. since is the
@@ -21,7 +24,8 @@ const MAX_RETRY = 15 * 1000;
 // a tab that goes stay a while, for the next page of the same tab.
 const GROW_DELAY = 50;
 const SHRINK_DELAY = 2000;
-const EVENTS = ["post", "comment", "notification", "unread", "stats", "reset"];
+// reset is the engine's own event, on every connection.
+const RESET = "reset";
 // MAX_TOPICS is the server's limit of topics per connection. Tabs beyond it
 // stay without live updates rather than break the connection of the others.
 const MAX_TOPICS = 16;
@@ -37,6 +41,7 @@ let retry = FIRST_RETRY;
 let retryTimer = 0;
 let updateTimer = 0;
 let updateAt = 0;
+let routes = {}; // event name → topic templates, from the newest page
 
 function covered(tab) {
   const have = topics.split(",");
@@ -52,24 +57,13 @@ function setState(s) {
   }
 }
 
-function topicOf(type, data) {
-  switch (type) {
-    case "post":
-      return "posts";
-    case "comment":
-      return "comments:" + data.postId;
-    case "notification":
-    case "unread":
-      return "notifications";
-    case "stats":
-      return "stats";
-    default:
-      return "";
-  }
+// topicsOf returns the topics an event was sent on, filled in from its data.
+function topicsOf(type, data) {
+  return (routes[type] || []).map((t) => t.replace(/\{(\w+)\}/g, (_, field) => String(data[field])));
 }
 
 function route(type, text) {
-  if (type === "reset") {
+  if (type === RESET) {
     for (const port of tabs.keys()) {
       port.postMessage({ type: "catchup" });
     }
@@ -82,9 +76,9 @@ function route(type, text) {
     console.warn("forum: event data is not JSON", type, text);
     return;
   }
-  const topic = topicOf(type, data);
+  const topics = topicsOf(type, data);
   for (const [port, tab] of tabs) {
-    if (tab.topics.includes(topic)) {
+    if (topics.some((t) => tab.topics.includes(t))) {
       port.postMessage({ type: "event", event: type, data });
     }
   }
@@ -158,7 +152,7 @@ function connect(want, from = "") {
     retryTimer = setTimeout(() => connect(topics), retry * (0.75 + Math.random() / 2));
     retry = Math.min(retry * 2, MAX_RETRY);
   };
-  for (const type of EVENTS) {
+  for (const type of [RESET, ...Object.keys(routes)]) {
     es.addEventListener(type, (event) => {
       if (event.lastEventId) {
         ownId = lastId = event.lastEventId;
@@ -247,6 +241,9 @@ function hello(port, msg) {
         other.postMessage({ type: "status", state: "offline" });
       }
     }
+  }
+  if (msg.events && typeof msg.events === "object") {
+    routes = msg.events;
   }
   const tab = { user: msg.user, topics: msg.topics, since: msg.since || "", fresh: true };
   tabs.set(port, tab);

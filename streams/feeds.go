@@ -67,7 +67,7 @@ func postEvent(_ *Hub, c *change) (event, error) {
 	}
 	p := new(forum.Post)
 	err := bson.Unmarshal(c.FullDocument, p)
-	return event{topic: PostsTopic, name: "post", v: p, view: views.PostCard(p)}, err
+	return event{topic: PostsTopic, name: EventPost, v: p, view: views.PostCard(p)}, err
 }
 
 func commentEvent(_ *Hub, c *change) (event, error) {
@@ -76,7 +76,7 @@ func commentEvent(_ *Hub, c *change) (event, error) {
 	}
 	cm := new(forum.Comment)
 	err := bson.Unmarshal(c.FullDocument, cm)
-	return event{topic: CommentsTopic(cm.PostID), name: "comment", v: cm, view: views.CommentItem(cm)}, err
+	return event{topic: CommentsTopic(cm.PostID), name: EventComment, v: cm, view: views.CommentItem(cm)}, err
 }
 
 // notificationEvent makes an event of a new notification, and notes whose
@@ -98,7 +98,7 @@ func notificationEvent(h *Hub, c *change) (event, error) {
 	if op != "insert" {
 		return event{unread: n.UserID}, nil
 	}
-	return event{topic: NotificationsTopic(n.UserID), name: "notification", v: n, view: views.NotificationItem(n), unread: n.UserID}, nil
+	return event{topic: NotificationsTopic(n.UserID), name: EventNotification, v: n, view: views.NotificationItem(n), unread: n.UserID}, nil
 }
 
 // component is a templ component.

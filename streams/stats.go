@@ -57,7 +57,7 @@ func (h *Hub) computeStats(ctx context.Context) {
 		h.log.Error("encode stats", "error", err)
 		return
 	}
-	h.stats, h.statsAt = fanout.NewState(StatsTopic, "stats", data), now
+	h.stats, h.statsAt = fanout.NewState(StatsTopic, EventStats, data), now
 	h.engine.Send(StatsTopic, h.stats)
 }
 

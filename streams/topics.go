@@ -18,6 +18,16 @@ const (
 	StatsTopic = "stats"
 )
 
+// Event names, as SSE event fields. Which of a client's topics each is
+// sent on, forum/web tells the browser.
+const (
+	EventPost         = "post"
+	EventComment      = "comment"
+	EventNotification = "notification"
+	EventUnread       = "unread"
+	EventStats        = "stats"
+)
+
 // Topic kinds: what a topic counts as in Streams and in log lines, without
 // its user or post id.
 const (

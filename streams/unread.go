@@ -80,7 +80,7 @@ func (h *Hub) unreadFrame(ctx context.Context, topic string, id primitive.Object
 		}
 		return nil, false
 	}
-	return fanout.NewState("unread "+topic, "unread", fmt.Appendf(nil, `{"count":%d}`, n)), true
+	return fanout.NewState("unread "+topic, EventUnread, fmt.Appendf(nil, `{"count":%d}`, n)), true
 }
 
 // first queues what a new listener gets first: the unread count of each

@@ -26,6 +26,9 @@ type Page struct {
 	// Topics are the live topics of this page, for example
 	// []string{"posts"}; an empty list means the page does not go live.
 	Topics []string
+	// Events maps each live event to the topics it is sent on, as JSON
+	// (see forum/web), for the script that routes events to tabs.
+	Events string
 	Path   string // current request path and query, for the login link's ?next=
 	// LastEventID is the id of the newest live event when the page's data
 	// was read: the page's stream resumes from it, so that nothing falls

@@ -201,7 +201,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 // reading what the page shows: it holds the position the page's live stream
 // resumes from.
 func (s *Server) page(r *http.Request, title string, topics ...string) views.Page {
-	p := views.Page{Title: title, User: userFrom(r), Path: r.URL.RequestURI(), Topics: topics, LastEventID: s.hub.LastEventID()}
+	p := views.Page{Title: title, User: userFrom(r), Path: r.URL.RequestURI(), Topics: topics, Events: eventTopicsJSON, LastEventID: s.hub.LastEventID()}
 	if p.User != nil {
 		p.Topics = append(p.Topics, topicNotifications)
 		n, err := s.store.UnreadCount(r.Context(), p.User.ID)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +19,24 @@ const (
 	topicNotifications = "notifications"
 	topicStats         = "stats"
 )
+
+// eventTopics says which of a client's topics each event is sent on, for
+// the browser's live worker, which routes the events of one connection to
+// the tabs that show their topics. A "{field}" in a topic stands for that
+// field of the event's data.
+var eventTopics = map[string][]string{
+	streams.EventPost:         {topicPosts},
+	streams.EventComment:      {topicComments + "{postId}"},
+	streams.EventNotification: {topicNotifications},
+	streams.EventUnread:       {topicNotifications},
+	streams.EventStats:        {topicStats},
+}
+
+// eventTopicsJSON is eventTopics as pages hand it to the browser.
+var eventTopicsJSON = func() string {
+	b, _ := json.Marshal(eventTopics) // a map of strings always encodes
+	return string(b)
+}()
 
 // maxTopics bounds how many topics one connection may carry.
 const maxTopics = 16
