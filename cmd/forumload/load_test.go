@@ -37,7 +37,8 @@ func newServer(t *testing.T) *httptest.Server {
 	hubCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { hub.Run(hubCtx) })
-	srv := httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef")))
+	// Every subscriber comes from this machine's address.
+	srv := httptest.NewServer(web.New(log, store, hub, []byte("0123456789abcdef0123456789abcdef"), web.WithStreamLimits(0, 100000)))
 	t.Cleanup(func() {
 		cancel()
 		srv.Close()

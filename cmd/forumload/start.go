@@ -31,8 +31,9 @@ type startedForum struct {
 
 // startForum runs the forum binary at path on a new embedded store in a temp
 // folder: first `forum seed -posts preload` when preload is above 0, then the
-// forum itself on a free port of 127.0.0.1, allowing streams open streams. It
-// returns once the forum is ready.
+// forum itself on a free port of 127.0.0.1, allowing streams open streams,
+// all of them from this machine's one address. It returns once the forum is
+// ready.
 func startForum(ctx context.Context, path string, preload, streams int, out io.Writer) (*startedForum, error) {
 	dir, err := os.MkdirTemp("", "forumload-")
 	if err != nil {
@@ -50,7 +51,7 @@ func startForum(ctx context.Context, path string, preload, streams int, out io.W
 		fmt.Fprintf(out, "forumload: seeded %d posts (with their comments) in %.1fs\n", preload, time.Since(start).Seconds())
 	}
 	f := &startedForum{dir: dir, done: make(chan error, 1)}
-	f.cmd = exec.Command(path, "-addr", "127.0.0.1:0", "-data", data, "-max-streams", strconv.Itoa(streams))
+	f.cmd = exec.Command(path, "-addr", "127.0.0.1:0", "-data", data, "-max-streams", strconv.Itoa(streams), "-max-address-streams", strconv.Itoa(streams))
 	f.cmd.Stderr = io.Discard
 	stdout, err := f.cmd.StdoutPipe()
 	if err != nil {
