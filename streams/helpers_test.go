@@ -319,12 +319,28 @@ type faultyDB struct {
 	lungo.IDatabase
 	watches atomic.Int64
 	mu      sync.Mutex
-	fail    map[string]error // next error of a collection's stream
-	lost    map[string]bool  // its history is gone: it cannot resume
+	fail    map[string]error    // next error of a collection's stream
+	lost    map[string]bool     // its history is gone: it cannot resume
+	resumes map[string]bson.Raw // the token a collection's stream last resumed after
+	tokens  map[string]bson.Raw // its stream's resume token, as the driver keeps it
 }
 
 func newFaultyDB(db lungo.IDatabase) *faultyDB {
-	return &faultyDB{IDatabase: db, fail: map[string]error{}, lost: map[string]bool{}}
+	return &faultyDB{IDatabase: db, fail: map[string]error{}, lost: map[string]bool{}, resumes: map[string]bson.Raw{}, tokens: map[string]bson.Raw{}}
+}
+
+// resumedAfter returns the token the stream of coll last resumed after.
+func (d *faultyDB) resumedAfter(coll string) bson.Raw {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resumes[coll]
+}
+
+// token returns the resume token of the stream of coll.
+func (d *faultyDB) token(coll string) bson.Raw {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tokens[coll]
 }
 
 // breakStream makes the change stream of coll fail with err at its next
@@ -349,6 +365,11 @@ func (c *faultyColl) Watch(ctx context.Context, pipeline any, opts ...*options.C
 	c.db.mu.Lock()
 	lost := c.db.lost[c.Name()]
 	delete(c.db.lost, c.Name())
+	for _, o := range opts {
+		if t, ok := o.ResumeAfter.(bson.Raw); ok {
+			c.db.resumes[c.Name()] = t
+		}
+	}
 	c.db.mu.Unlock()
 	for _, o := range opts {
 		if lost && o.ResumeAfter != nil {
@@ -367,7 +388,7 @@ type faultyStream struct {
 	coll  string
 	db    *faultyDB
 	err   error
-	token bson.Raw // as of the last change handed out
+	token bson.Raw // as of the last change handed out, or the last empty batch
 }
 
 // failing reports whether the stream is to fail now, which it does once.
@@ -396,14 +417,20 @@ func (s *faultyStream) handOut(ok bool) bool {
 	if ok && s.err == nil && s.failing() {
 		return false
 	}
-	if ok {
+	if s.err == nil {
+		// The driver keeps the token of each change it hands out and,
+		// at the end of a batch, the batch's post-batch resume token
+		// (mongo-driver's ChangeStream.updatePbrtFromCommand).
 		s.token = s.IChangeStream.ResumeToken()
+		s.db.mu.Lock()
+		s.db.tokens[s.coll] = s.token
+		s.db.mu.Unlock()
 	}
 	return ok
 }
 
-// ResumeToken is, like the driver's after an error, the token of the last
-// change handed out.
+// ResumeToken is, like the driver's after an error, the token it kept
+// before the batch that failed.
 func (s *faultyStream) ResumeToken() bson.Raw {
 	if s.err != nil {
 		return s.token

@@ -2,6 +2,7 @@ package streams_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +110,43 @@ func TestEventsSharingAClusterTimeEachArrive(t *testing.T) {
 			delete(parts, own(e.ID))
 			n++
 		}
+	}
+}
+
+// After a quiet spell MongoDB's post-batch resume token has moved on past
+// the last change: a stream that breaks then must resume from that token,
+// not from its last change's, which could be hours old (a long oplog scan,
+// or a history-lost reset of every client), and still lose nothing.
+func TestStreamResumesFromItsFreshTokenAfterAQuietSpell(t *testing.T) {
+	db, store := newMongoDB(t)
+	fdb := newFaultyDB(db.Database)
+	opts := quiet
+	opts.MaxAwait = 200 * time.Millisecond
+	s := startHub(t, fdb, store, opts)
+	alice := users(t, store, "alice")[0]
+	c := connect(t, s, []string{streams.PostsTopic}, "", false)
+	post(t, store, alice, "Before the quiet spell")
+	c.expect(t, "post")
+	last, ok := forumtest.ClusterTime(fdb.token(forum.PostsCollection))
+	if !ok {
+		t.Fatal("the posts stream has no resume token of the double")
+	}
+	eventually(t, "the posts stream's token moves on while the collection is quiet", func() bool {
+		ct, ok := forumtest.ClusterTime(fdb.token(forum.PostsCollection))
+		return ok && ct.T >= last.T+2
+	})
+
+	fdb.breakStream(forum.PostsCollection, errors.New("connection reset"), false)
+	after := post(t, store, alice, "After the quiet spell")
+	e := c.expect(t, "post")
+	if got := fields(t, e)["id"]; got != after.ID.Hex() {
+		t.Fatalf("after the break: got post %v, want %s", got, after.ID.Hex())
+	}
+	resumed, ok := forumtest.ClusterTime(fdb.resumedAfter(forum.PostsCollection))
+	if !ok {
+		t.Fatal("the posts stream did not resume after a token")
+	}
+	if resumed.T < last.T+2 {
+		t.Errorf("resumed after a token of cluster time %v, the last change's (%v), not the fresh one", resumed, last)
 	}
 }

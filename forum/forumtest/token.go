@@ -37,6 +37,17 @@ func token(kind byte, ct, ts primitive.Timestamp) bson.Raw {
 	return raw
 }
 
+// ClusterTime returns the cluster time that a resume token of the double
+// starts with, as MongoDB's do.
+func ClusterTime(token bson.Raw) (primitive.Timestamp, bool) {
+	data, ok := token.Lookup("_data").StringValueOK()
+	b, err := hex.DecodeString(data)
+	if !ok || err != nil || len(b) != 18 || b[0] != 130 {
+		return primitive.Timestamp{}, false
+	}
+	return primitive.Timestamp{T: binary.BigEndian.Uint32(b[1:]), I: binary.BigEndian.Uint32(b[5:])}, true
+}
+
 // errBadToken is returned for a resume token the double did not make.
 var errBadToken = errors.New("forumtest: not a resume token of the double")
 
