@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -726,18 +728,32 @@ func buildCollection(docs bsonkit.List, indexes map[string]mongokit.IndexConfig)
 	if len(ns.Documents.List) != len(docs) {
 		return nil, fmt.Errorf("a document is listed twice")
 	}
-	for name, config := range indexes {
-		idx, err := mongokit.CreateIndex(config)
+	names := make([]string, 0, len(indexes))
+	for name := range indexes {
+		names = append(names, name)
+	}
+	// Each index is built alone, from the same documents: building them is
+	// the other half of opening a large store.
+	built := make([]*mongokit.Index, len(names))
+	err := parallel(len(names), func(i int) error {
+		idx, err := mongokit.CreateIndex(indexes[names[i]])
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", name, err)
+			return fmt.Errorf("index %s: %w", names[i], err)
 		}
 		ok, err := idx.Build(docs)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", name, err)
+			return fmt.Errorf("index %s: %w", names[i], err)
 		} else if !ok {
-			return nil, fmt.Errorf("index %s: duplicate key", name)
+			return fmt.Errorf("index %s: duplicate key", names[i])
 		}
-		ns.Indexes[name] = idx
+		built[i] = idx
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		ns.Indexes[name] = built[i]
 	}
 	return ns, nil
 }
@@ -864,61 +880,104 @@ func encodeSnapshot(w io.Writer, c *lungo.Catalog, seq int64) (int64, error) {
 // written whole before it replaces the last one.
 func readSnapshot(buf []byte) (*lungo.Catalog, int64, error) {
 	off := len(snapshotMagic)
-	next := func(v any) error {
+	var payloads [][]byte
+	for off < len(buf) {
 		payload, n, ok := readFrame(buf[off:])
 		if !ok {
-			return fmt.Errorf("damaged or missing record at offset %d", off)
+			return nil, 0, fmt.Errorf("damaged record at offset %d", off)
 		}
+		payloads = append(payloads, payload)
 		off += n
-		return bson.Unmarshal(payload, v)
+	}
+	if len(payloads) < 2 {
+		return nil, 0, errors.New("no header or no end record")
 	}
 	var head snapshotHeader
-	if err := next(&head); err != nil {
+	if err := bson.Unmarshal(payloads[0], &head); err != nil {
+		return nil, 0, fmt.Errorf("decode header: %w", err)
+	}
+	// Decoding the documents is most of the work of opening a large
+	// store, and each record decodes alone.
+	recs := make([]snapshotDocs, len(payloads)-1)
+	err := parallel(len(recs), func(i int) error {
+		if err := bson.Unmarshal(payloads[i+1], &recs[i]); err != nil {
+			return fmt.Errorf("decode record %d: %w", i+1, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, 0, err
+	}
+	if !recs[len(recs)-1].End {
+		return nil, 0, errors.New("no end record")
 	}
 	lists := make([]bsonkit.List, len(head.Namespaces))
 	for i, ns := range head.Namespaces {
 		lists[i] = make(bsonkit.List, 0, ns.Count)
 	}
-	for {
-		var rec snapshotDocs
-		if err := next(&rec); err != nil {
-			return nil, 0, err
-		}
+	for i, rec := range recs[:len(recs)-1] {
 		if rec.End {
-			break
+			return nil, 0, fmt.Errorf("end record %d before the last", i+1)
 		}
 		if rec.NS < 0 || rec.NS >= int64(len(lists)) {
-			return nil, 0, fmt.Errorf("record at offset %d names namespace %d of %d", off, rec.NS, len(lists))
+			return nil, 0, fmt.Errorf("record %d names namespace %d of %d", i+1, rec.NS, len(lists))
 		}
 		lists[rec.NS] = append(lists[rec.NS], rec.Docs...)
 	}
-	if off != len(buf) {
-		return nil, 0, fmt.Errorf("%d bytes after the end record", len(buf)-off)
-	}
-	c := &lungo.Catalog{Namespaces: map[lungo.Handle]*mongokit.Collection{}}
+	configs := make([]map[string]mongokit.IndexConfig, len(head.Namespaces))
 	for i, ns := range head.Namespaces {
 		if int64(len(lists[i])) != ns.Count {
 			return nil, 0, fmt.Errorf("namespace %s: %d documents, want %d", ns.Name, len(lists[i]), ns.Count)
 		}
+		configs[i] = make(map[string]mongokit.IndexConfig, len(ns.Indexes))
+		for name, idx := range ns.Indexes {
+			configs[i][name] = mongokit.IndexConfig{Key: idx.Key, Unique: idx.Unique, Partial: idx.Partial, Expiry: idx.Expiry}
+		}
+	}
+	colls := make([]*mongokit.Collection, len(head.Namespaces))
+	err = parallel(len(colls), func(i int) error {
+		var err error
+		if colls[i], err = buildCollection(lists[i], configs[i]); err != nil {
+			return fmt.Errorf("namespace %s: %w", head.Namespaces[i].Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &lungo.Catalog{Namespaces: map[lungo.Handle]*mongokit.Collection{}}
+	for i, ns := range head.Namespaces {
 		db, coll, ok := strings.Cut(ns.Name, ".")
 		if !ok {
 			return nil, 0, fmt.Errorf("invalid namespace name %q", ns.Name)
 		}
-		configs := make(map[string]mongokit.IndexConfig, len(ns.Indexes))
-		for name, idx := range ns.Indexes {
-			configs[name] = mongokit.IndexConfig{Key: idx.Key, Unique: idx.Unique, Partial: idx.Partial, Expiry: idx.Expiry}
-		}
-		coll2, err := buildCollection(lists[i], configs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("namespace %s: %w", ns.Name, err)
-		}
-		c.Namespaces[lungo.Handle{db, coll}] = coll2
+		c.Namespaces[lungo.Handle{db, coll}] = colls[i]
 	}
 	if c.Namespaces[lungo.Oplog] == nil {
 		return nil, 0, fmt.Errorf("no oplog")
 	}
 	return c, head.Seq, nil
+}
+
+// parallel runs fn(0) to fn(n-1) on as many goroutines as there are CPUs,
+// and returns the first error. Every call has returned when it does.
+func parallel(n int, fn func(i int) error) error {
+	var next atomic.Int64
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || errs[w] != nil {
+					return
+				}
+				errs[w] = fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // isLegacyFile reports whether buf looks like lungo's single-file format: one
