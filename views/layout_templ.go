@@ -199,7 +199,7 @@ func layout(p Page) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if p.User.Admin {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<a href=\"/admin/stats\" data-testid=\"admin-link\">Admin</a> <a href=\"/admin/users\" data-testid=\"admin-users-link\">Users</a>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<a href=\"/admin/stats\" data-testid=\"admin-link\">Admin</a> <a href=\"/admin/users\" data-testid=\"nav-users-link\">Users</a>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
