@@ -242,6 +242,9 @@
       if (section) {
         section.hidden = true;
       }
+      // The thread's topic is gone (a new stream of it answers 404): the
+      // tab leaves the shared connection rather than break it for all.
+      leaveLive();
     }
   }
 
@@ -545,8 +548,11 @@
   // connect joins the live connection of the forum's tabs, again when the
   // page comes back from the back-forward cache, and leaves it when the
   // page goes.
+  let leaveLive = () => {};
+
   function connect(workerURL, user, topics, since, events) {
     let port = null;
+    leaveLive = () => port.postMessage({ type: "bye" });
     function join() {
       const worker = window.SharedWorker
         ? new SharedWorker(workerURL, { name: "forum-live" })
