@@ -46,6 +46,9 @@ const metaCollection = "meta"
 // participantsMigration names the one-time backfill of posts' participants.
 const participantsMigration = "participants"
 
+// activityMigration names the one-time backfill of posts' last activity.
+const activityMigration = "lastActivity"
+
 // Index names that earlier versions created. Their keys were prefixes of the
 // sorts that use them, so the sorts' trailing _id was done in memory; NewStore
 // drops them so an existing store does not keep both.
@@ -96,6 +99,9 @@ func NewStore(ctx context.Context, db lungo.IDatabase) (*Store, error) {
 	if err := s.backfillParticipants(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.backfillActivity(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -108,8 +114,16 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		model mongo.IndexModel
 	}{
 		{s.users, mongo.IndexModel{Keys: bson.D{{Key: "nameKey", Value: 1}}, Options: options.Index().SetUnique(true)}},
+		{s.users, mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
 		{s.posts, mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
+		{s.posts, mongo.IndexModel{Keys: bson.D{{Key: "lastActivityAt", Value: -1}, {Key: "_id", Value: -1}}}},
+		{s.posts, mongo.IndexModel{Keys: bson.D{{Key: "authorId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
 		{s.comments, mongo.IndexModel{Keys: bson.D{{Key: "postId", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}}},
+		{s.comments, mongo.IndexModel{Keys: bson.D{{Key: "authorId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
+		// Stats subtracts the deleted, which these partial indexes count
+		// without a scan; they hold only deleted items.
+		{s.posts, mongo.IndexModel{Keys: bson.D{{Key: "deletedAt", Value: 1}}, Options: deletedOnly()}},
+		{s.comments, mongo.IndexModel{Keys: bson.D{{Key: "deletedAt", Value: 1}}, Options: deletedOnly()}},
 		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}}},
 		// UnreadCount is answered from this index alone.
 		{s.notifications, mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "read", Value: 1}}}},
@@ -191,6 +205,55 @@ func (s *Store) backfillParticipants(ctx context.Context) error {
 		return fmt.Errorf("record migration %s: %w", participantsMigration, err)
 	}
 	return nil
+}
+
+// backfillActivity gives every post stored before posts kept their last
+// activity the time of its latest comment, or its own, once, with a marker
+// as backfillParticipants has. $max keeps a newer time that a comment
+// made meanwhile has set.
+func (s *Store) backfillActivity(ctx context.Context) error {
+	meta := s.db.Collection(metaCollection)
+	err := meta.FindOne(ctx, bson.M{"_id": activityMigration}).Err()
+	if err == nil {
+		return nil
+	} else if !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("check migration %s: %w", activityMigration, err)
+	}
+	var missing []struct {
+		ID        primitive.ObjectID `bson:"_id"`
+		CreatedAt time.Time          `bson:"createdAt"`
+	}
+	opts := options.Find().SetProjection(bson.M{"_id": 1, "createdAt": 1})
+	if err := s.findAll(ctx, s.posts, bson.M{"lastActivityAt": bson.M{"$exists": false}}, opts, &missing); err != nil {
+		return fmt.Errorf("find posts without last activity: %w", err)
+	}
+	for _, p := range missing {
+		at, err := s.lastActivity(ctx, p.ID, p.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if _, err := s.posts.UpdateOne(ctx, bson.M{"_id": p.ID}, bson.M{"$max": bson.M{"lastActivityAt": at}}); err != nil {
+			return fmt.Errorf("backfill last activity of %s: %w", p.ID.Hex(), err)
+		}
+	}
+	if _, err := meta.InsertOne(ctx, bson.M{"_id": activityMigration, "at": now()}); err != nil && !lungo.IsUniquenessError(err) {
+		return fmt.Errorf("record migration %s: %w", activityMigration, err)
+	}
+	return nil
+}
+
+// lastActivity returns when the latest comment of a post that is not
+// deleted was written, or created when it has none.
+func (s *Store) lastActivity(ctx context.Context, postID primitive.ObjectID, created time.Time) (time.Time, error) {
+	var latest []*Comment
+	opts := options.Find().SetSort(bson.D{{Key: "postId", Value: -1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(1).SetProjection(bson.M{"createdAt": 1})
+	if err := s.findAll(ctx, s.comments, bson.M{"postId": postID, "deletedAt": notDeleted}, opts, &latest); err != nil {
+		return time.Time{}, fmt.Errorf("find latest comment of %s: %w", postID.Hex(), err)
+	}
+	if len(latest) == 0 || latest[0].CreatedAt.Before(created) {
+		return created, nil
+	}
+	return latest[0].CreatedAt, nil
 }
 
 // detach returns the context a write runs under: ctx's values without its
@@ -320,6 +383,9 @@ func (s *Store) findOne(ctx context.Context, coll lungo.ICollection, id primitiv
 
 // CreatePost publishes a post by author.
 func (s *Store) CreatePost(ctx context.Context, author *User, title, body string) (*Post, error) {
+	if err := checkWriter(author); err != nil {
+		return nil, err
+	}
 	title, err := CleanText("Title", title, MaxTitleLen)
 	if err != nil {
 		return nil, err
@@ -329,6 +395,7 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 		return nil, err
 	}
 	p := &Post{ID: primitive.NewObjectID(), Title: title, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
+	p.LastActivityAt = p.CreatedAt
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
@@ -337,33 +404,55 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 	return p, nil
 }
 
-// Post returns the post with this id.
+// Post returns the post with this id; a deleted post is not found.
 func (s *Store) Post(ctx context.Context, id primitive.ObjectID) (*Post, error) {
 	var p Post
 	if err := s.findOne(ctx, s.posts, id, "post", &p, options.FindOne().SetProjection(postWithoutParticipants)); err != nil {
 		return nil, err
 	}
+	if p.DeletedAt != nil {
+		return nil, Errorf(ENOTFOUND, "No post with id %s.", id.Hex())
+	}
 	return &p, nil
 }
 
-// Posts returns up to limit posts, newest first. When before is not the nil
-// id, only posts older than that post are returned.
-func (s *Store) Posts(ctx context.Context, limit int, before primitive.ObjectID) ([]*Post, error) {
-	if limit <= 0 || limit > MaxPageSize {
-		return nil, Errorf(EINVALID, "Limit must be between 1 and %d.", MaxPageSize)
+// Orders of the list of posts.
+const (
+	SortNew      = "new"      // newest first
+	SortActivity = "activity" // latest activity first
+)
+
+// Posts returns up to limit posts that are not deleted, in order sort
+// (SortNew or SortActivity). When before is not the nil id, only the
+// posts after that post in that order are returned; it may since have
+// been deleted, and still marks its place.
+func (s *Store) Posts(ctx context.Context, sort string, limit int, before primitive.ObjectID) ([]*Post, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
 	}
-	filter := bson.M{}
+	key := "createdAt"
+	switch sort {
+	case SortNew:
+	case SortActivity:
+		key = "lastActivityAt"
+	default:
+		return nil, Errorf(EINVALID, "Sort posts by %q or %q.", SortNew, SortActivity)
+	}
+	filter := bson.M{"deletedAt": notDeleted}
 	if !before.IsZero() {
-		b, err := s.Post(ctx, before)
-		if err != nil {
-			return nil, err
+		var b bson.M
+		err := s.posts.FindOne(ctx, bson.M{"_id": before}, options.FindOne().SetProjection(bson.M{key: 1})).Decode(&b)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, Errorf(ENOTFOUND, "No post with id %s.", before.Hex())
+		} else if err != nil {
+			return nil, fmt.Errorf("find post %s: %w", before.Hex(), err)
 		}
-		filter = bson.M{"$or": bson.A{
-			bson.M{"createdAt": bson.M{"$lt": b.CreatedAt}},
-			bson.M{"createdAt": b.CreatedAt, "_id": bson.M{"$lt": b.ID}},
-		}}
+		filter["$or"] = bson.A{
+			bson.M{key: bson.M{"$lt": b[key]}},
+			bson.M{key: b[key], "_id": bson.M{"$lt": before}},
+		}
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)).SetProjection(postWithoutParticipants)
+	opts := options.Find().SetSort(bson.D{{Key: key, Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)).SetProjection(postWithoutParticipants)
 	posts := []*Post{}
 	if err := s.findAll(ctx, s.posts, filter, opts, &posts); err != nil {
 		return nil, fmt.Errorf("list posts: %w", err)
@@ -394,6 +483,9 @@ func PostDocument(p *Post, participants []primitive.ObjectID) any {
 	if participants == nil {
 		participants = []primitive.ObjectID{}
 	}
+	if p.LastActivityAt.IsZero() {
+		p.LastActivityAt = p.CreatedAt
+	}
 	return postDoc{Post: p, Participants: participants}
 }
 
@@ -402,6 +494,9 @@ func PostDocument(p *Post, participants []primitive.ObjectID) any {
 // the post's count and participants, and the notifications are written in
 // one transaction: all of them or none.
 func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string) (*Comment, error) {
+	if err := checkWriter(author); err != nil {
+		return nil, err
+	}
 	body, err := CleanText("Comment", body, MaxCommentLen)
 	if err != nil {
 		return nil, err
@@ -419,15 +514,19 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 			Title        string               `bson:"title"`
 			AuthorID     primitive.ObjectID   `bson:"authorId"`
 			Participants []primitive.ObjectID `bson:"participants"`
+			Locked       bool                 `bson:"locked"`
 		}
-		err := s.posts.FindOneAndUpdate(ctx, bson.M{"_id": postID},
-			bson.M{"$inc": bson.M{"comments": 1}, "$addToSet": bson.M{"participants": author.ID}},
-			options.FindOneAndUpdate().SetProjection(bson.M{"title": 1, "authorId": 1, "participants": 1}),
+		err := s.posts.FindOneAndUpdate(ctx, bson.M{"_id": postID, "deletedAt": notDeleted},
+			bson.M{"$inc": bson.M{"comments": 1}, "$addToSet": bson.M{"participants": author.ID}, "$max": bson.M{"lastActivityAt": c.CreatedAt}},
+			options.FindOneAndUpdate().SetProjection(bson.M{"title": 1, "authorId": 1, "participants": 1, "locked": 1}),
 		).Decode(&post)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return Errorf(ENOTFOUND, "No post with id %s.", postID.Hex())
 		} else if err != nil {
 			return fmt.Errorf("count comment on post %s: %w", postID.Hex(), err)
+		}
+		if post.Locked {
+			return errLocked
 		}
 		docs := CommentNotifications(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
 		if len(docs) > 0 {
@@ -498,7 +597,7 @@ func (s *Store) Comments(ctx context.Context, postID primitive.ObjectID, skip, l
 		return nil, err
 	}
 	opts := options.Find().SetSort(commentOrder).SetSkip(int64(max(skip, 0))).SetLimit(int64(limit))
-	return s.listComments(ctx, postID, bson.M{"postId": postID}, opts)
+	return s.listComments(ctx, postID, bson.M{"postId": postID, "deletedAt": notDeleted}, opts)
 }
 
 // CommentsAfter returns up to limit of a post's comments, oldest first. When
@@ -508,7 +607,7 @@ func (s *Store) CommentsAfter(ctx context.Context, postID, after primitive.Objec
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	filter := bson.M{"postId": postID}
+	filter := bson.M{"postId": postID, "deletedAt": notDeleted}
 	if !after.IsZero() {
 		var a Comment
 		err := s.comments.FindOne(ctx, bson.M{"_id": after, "postId": postID}).Decode(&a)
@@ -584,7 +683,8 @@ func (s *Store) MarkRead(ctx context.Context, userID primitive.ObjectID, ids []p
 }
 
 // Stats counts users, posts and comments from the collections' metadata,
-// without reading their documents: the hub asks every stats interval.
+// without reading their documents, less the deleted ones, which partial
+// indexes count: the hub asks every stats interval.
 // MongoDB's estimate can be off after an unclean shutdown until the next
 // validation, which a display of totals tolerates.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
@@ -598,6 +698,16 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			return Stats{}, fmt.Errorf("count %s: %w", c.coll.Name(), err)
 		}
 		*c.n = n
+	}
+	for _, c := range []struct {
+		coll lungo.ICollection
+		n    *int64
+	}{{s.posts, &st.Posts}, {s.comments, &st.Comments}} {
+		n, err := c.coll.CountDocuments(ctx, bson.M{"deletedAt": bson.M{"$exists": true}})
+		if err != nil {
+			return Stats{}, fmt.Errorf("count deleted %s: %w", c.coll.Name(), err)
+		}
+		*c.n = max(0, *c.n-n)
 	}
 	return st, nil
 }

@@ -165,7 +165,7 @@ func TestCreatePostValidates(t *testing.T) {
 				wantCode(t, err, c.code)
 			})
 		}
-		posts, err := s.Posts(ctx, 100, primitive.NilObjectID)
+		posts, err := s.Posts(ctx, forum.SortNew, 100, primitive.NilObjectID)
 		if err != nil || len(posts) != 1 {
 			t.Fatalf("only the valid post is stored: got %d posts, %v", len(posts), err)
 		}
@@ -184,15 +184,15 @@ func TestPostsArePagedNewestFirst(t *testing.T) {
 			}
 			ids = append(ids, p.ID)
 		}
-		page1, err := s.Posts(ctx, 2, primitive.NilObjectID)
+		page1, err := s.Posts(ctx, forum.SortNew, 2, primitive.NilObjectID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page2, err := s.Posts(ctx, 2, page1[1].ID)
+		page2, err := s.Posts(ctx, forum.SortNew, 2, page1[1].ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page3, err := s.Posts(ctx, 2, page2[1].ID)
+		page3, err := s.Posts(ctx, forum.SortNew, 2, page2[1].ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,9 +204,9 @@ func TestPostsArePagedNewestFirst(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("pages: got %v, want %v", got, want)
 		}
-		_, err = s.Posts(ctx, 2, primitive.NewObjectID())
+		_, err = s.Posts(ctx, forum.SortNew, 2, primitive.NewObjectID())
 		wantCode(t, err, forum.ENOTFOUND)
-		_, err = s.Posts(ctx, 0, primitive.NilObjectID)
+		_, err = s.Posts(ctx, forum.SortNew, 0, primitive.NilObjectID)
 		wantCode(t, err, forum.EINVALID)
 	})
 }
@@ -574,7 +574,7 @@ func TestNewStoreReplacesOldIndexes(t *testing.T) {
 			coll lungo.ICollection
 			want string
 		}{
-			{comments, "_id_,postId_1_createdAt_1__id_1"},
+			{comments, "_id_,authorId_1_createdAt_-1__id_-1,deletedAt_1,postId_1_createdAt_1__id_1"},
 			{notifications, "_id_,userId_1_createdAt_-1__id_-1,userId_1_read_1"},
 		} {
 			if got := indexNames(t, c.coll); got != c.want {
@@ -616,7 +616,7 @@ func TestPostJSONKeepsItsFields(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		listed, err := s.Posts(ctx, 1, primitive.NilObjectID)
+		listed, err := s.Posts(ctx, forum.SortNew, 1, primitive.NilObjectID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -624,7 +624,7 @@ func TestPostJSONKeepsItsFields(t *testing.T) {
 			b, _ := json.Marshal(p)
 			var m map[string]any
 			json.Unmarshal(b, &m)
-			if got, want := strings.Join(slices.Sorted(maps.Keys(m)), ","), "author,body,comments,createdAt,id,title"; got != want {
+			if got, want := strings.Join(slices.Sorted(maps.Keys(m)), ","), "author,body,comments,createdAt,id,lastActivityAt,locked,title"; got != want {
 				t.Errorf("%s post's JSON keys: got %s, want %s", name, got, want)
 			}
 		}

@@ -34,6 +34,9 @@ type User struct {
 	// Admin is kept with the account: only an admin or the operator's
 	// "forum admin grant" gives it, never the choice of a name.
 	Admin bool `bson:"admin,omitempty" json:"admin"`
+	// Suspended users may sign in and read, but not write: see
+	// checkWriter.
+	Suspended bool `bson:"suspended,omitempty" json:"suspended"`
 }
 
 // Post is a thread opener.
@@ -45,6 +48,14 @@ type Post struct {
 	AuthorID  primitive.ObjectID `bson:"authorId" json:"-"`
 	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
 	Comments  int                `bson:"comments" json:"comments"`
+	// LastActivityAt is when the post or its latest comment was written;
+	// the front page sorts by it.
+	LastActivityAt time.Time  `bson:"lastActivityAt" json:"lastActivityAt"`
+	EditedAt       *time.Time `bson:"editedAt,omitempty" json:"editedAt,omitempty"`
+	Locked         bool       `bson:"locked,omitempty" json:"locked"`
+	// DeletedAt marks a deleted post, which is kept (see DeletePost) but
+	// answers as unknown everywhere.
+	DeletedAt *time.Time `bson:"deletedAt,omitempty" json:"-"`
 }
 
 // Comment is a reply to a post.
@@ -55,6 +66,12 @@ type Comment struct {
 	Author    string             `bson:"author" json:"author"`
 	AuthorID  primitive.ObjectID `bson:"authorId" json:"-"`
 	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
+	EditedAt  *time.Time         `bson:"editedAt,omitempty" json:"editedAt,omitempty"`
+	// DeletedAt marks a deleted comment, kept like a deleted post.
+	DeletedAt *time.Time `bson:"deletedAt,omitempty" json:"-"`
+	// WithPost marks a comment deleted with its post: its thread's
+	// listeners are told of the post, not of each comment.
+	WithPost bool `bson:"withPost,omitempty" json:"-"`
 }
 
 // Notification tells a user about someone else's action.
@@ -68,6 +85,18 @@ type Notification struct {
 	Message   string             `bson:"message" json:"message"`
 	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
 	Read      bool               `bson:"read" json:"read"`
+}
+
+// Profile is a user as their page shows them, with how many posts and
+// comments they have that are not deleted.
+type Profile struct {
+	ID        primitive.ObjectID `json:"id"`
+	Name      string             `json:"name"`
+	Admin     bool               `json:"admin"`
+	Suspended bool               `json:"suspended"`
+	CreatedAt time.Time          `json:"createdAt"`
+	Posts     int64              `json:"posts"`
+	Comments  int64              `json:"comments"`
 }
 
 // Stats are the forum's totals.

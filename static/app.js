@@ -72,6 +72,10 @@
     return Date.parse(el.dataset.created) || 0;
   }
 
+  function activity(el) {
+    return Date.parse(el.dataset.activity) || created(el);
+  }
+
   function highlight(el) {
     el.classList.add("is-new");
     el.addEventListener("animationend", () => el.classList.remove("is-new"), { once: true });
@@ -80,10 +84,12 @@
   // place puts item into list in order of creation, so an item that arrives
   // late still lands in its place.
   function place(list, item) {
-    const t = created(item);
+    // The front page sorted by activity orders its cards by their latest.
+    const key = list.dataset.sort === "activity" ? activity : created;
+    const t = key(item);
     let before;
     if (NEWEST_FIRST[list.id]) {
-      before = Array.from(list.children).find((el) => created(el) < t) || null;
+      before = Array.from(list.children).find((el) => key(el) < t) || null;
     } else {
       let prev = list.lastElementChild;
       while (prev && created(prev) > t) {
@@ -122,7 +128,12 @@
   function showPendingPosts() {
     const list = document.getElementById("posts");
     for (const item of pendingPosts.values()) {
-      if (list && !document.getElementById(item.id)) {
+      // A thread with new activity moves from where it was.
+      const old = document.getElementById(item.id);
+      if (old && old !== item) {
+        old.remove();
+      }
+      if (list && !list.contains(item)) {
         insert(list, item);
       }
     }
@@ -150,7 +161,151 @@
       });
       document.getElementById("posts").before(newPostsBar);
     }
-    newPostsBar.textContent = n + (n === 1 ? " new post" : " new posts");
+    const active = Array.from(pendingPosts.keys()).filter((id) => document.getElementById(id)).length;
+    newPostsBar.textContent = active === 0
+      ? n + (n === 1 ? " new post" : " new posts")
+      : n + (n === 1 ? " thread" : " threads") + " with new activity";
+  }
+
+  // Edits, locks and deletions (events post-updated, post-deleted,
+  // comment-updated and comment-deleted) change what the page shows in
+  // place.
+
+  // showControls shows the edit and delete buttons of the comments under
+  // root to their author and to admins: a live comment is rendered for
+  // every reader, with them hidden. The server decides what is allowed.
+  function showControls(root) {
+    if (!root) {
+      return;
+    }
+    const { user = "" } = document.body.dataset;
+    const admin = document.body.hasAttribute("data-admin");
+    for (const el of root.querySelectorAll(".controls[data-author]")) {
+      el.hidden = !(admin || (user !== "" && el.dataset.author === user));
+    }
+  }
+
+  function onPostUpdated(data) {
+    updateThread(data);
+    const list = document.getElementById("posts");
+    const item = list && fragment(data.html);
+    if (!item) {
+      return;
+    }
+    if (pendingPosts.has(item.id)) {
+      pendingPosts.set(item.id, item);
+      return;
+    }
+    const old = document.getElementById(item.id);
+    const moved = list.dataset.sort === "activity" && (!old || activity(item) > activity(old));
+    if (!moved) {
+      if (old) {
+        old.replaceWith(item);
+        updateTimes(item);
+      }
+      return;
+    }
+    if (window.scrollY < TOP) {
+      if (old) {
+        old.remove();
+      }
+      insert(list, item);
+      return;
+    }
+    if (old) {
+      // Its count changes where it is until the reader shows the bar's.
+      const here = item.cloneNode(true);
+      old.replaceWith(here);
+      updateTimes(here);
+    }
+    pendingPosts.set(item.id, item);
+    updateNewPostsBar();
+  }
+
+  function onPostDeleted(data) {
+    const id = "post-" + data.id;
+    const card = document.getElementById(id);
+    if (card) {
+      card.remove();
+    }
+    if (pendingPosts.delete(id)) {
+      updateNewPostsBar();
+    }
+    const thread = document.getElementById("post");
+    if (thread && thread.dataset.id === data.id) {
+      const note = document.createElement("p");
+      note.className = "deleted-notice";
+      note.dataset.testid = "post-deleted";
+      note.textContent = "This post was deleted.";
+      thread.replaceChildren(note);
+      const section = document.getElementById("comments-section");
+      if (section) {
+        section.hidden = true;
+      }
+      // The thread's topic is gone (a new stream of it answers 404): the
+      // tab leaves the shared connection rather than break it for all.
+      leaveLive();
+    }
+  }
+
+  // updateThread applies a change of the thread's own post: its lock at
+  // once, and an edit or a lock by a fresh copy of the post, rendered as
+  // the server renders it.
+  function updateThread(data) {
+    const thread = document.getElementById("post");
+    const section = document.getElementById("comments-section");
+    if (!thread || !section || thread.dataset.id !== data.id) {
+      return;
+    }
+    const locked = data.locked === true;
+    const edited = (Date.parse(data.editedAt) || 0) !== (Date.parse(thread.dataset.edited) || 0);
+    const relock = locked !== section.hasAttribute("data-locked");
+    section.toggleAttribute("data-locked", locked);
+    const form = section.querySelector('[data-testid="comment-form"]');
+    if (form) {
+      form.hidden = locked;
+    }
+    const notice = document.getElementById("locked-notice");
+    if (notice) {
+      notice.hidden = !locked;
+    }
+    if (edited || relock) {
+      refreshThreadPost();
+    }
+  }
+
+  async function refreshThreadPost() {
+    try {
+      const res = await fetch(location.href, { headers: { Accept: "text/html" }, cache: "no-store" });
+      if (!res.ok) {
+        return;
+      }
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("post");
+      const here = document.getElementById("post");
+      if (fresh && here && here.dataset.id === fresh.dataset.id) {
+        here.replaceWith(fresh);
+        updateTimes(fresh);
+      }
+    } catch (err) {
+      console.warn("forum: refresh of the post failed", err);
+    }
+  }
+
+  function onCommentUpdated(data) {
+    const item = fragment(data.html);
+    const old = item && document.getElementById(item.id);
+    if (old) {
+      old.replaceWith(item);
+      updateTimes(item);
+      showControls(item);
+    }
+  }
+
+  function onCommentDeleted(data) {
+    const old = document.getElementById("comment-" + data.id);
+    if (old) {
+      old.remove();
+    }
   }
 
   // Comments land on the last page of a thread. A page before it has a
@@ -352,7 +507,14 @@
 
   const handlers = {
     post: onPost,
-    comment: onComment,
+    "post-updated": onPostUpdated,
+    "post-deleted": onPostDeleted,
+    comment: (data) => {
+      onComment(data);
+      showControls(document.getElementById("comment-" + data.id));
+    },
+    "comment-updated": onCommentUpdated,
+    "comment-deleted": onCommentDeleted,
     notification: onNotification,
     unread: (data) => setUnread(data.count),
     stats: onStats,
@@ -386,8 +548,11 @@
   // connect joins the live connection of the forum's tabs, again when the
   // page comes back from the back-forward cache, and leaves it when the
   // page goes.
+  let leaveLive = () => {};
+
   function connect(workerURL, user, topics, since, events) {
     let port = null;
+    leaveLive = () => port.postMessage({ type: "bye" });
     function join() {
       const worker = window.SharedWorker
         ? new SharedWorker(workerURL, { name: "forum-live" })

@@ -33,8 +33,10 @@ type feed struct {
 
 // feeds are the watched collections, in source order.
 var feeds = []feed{
-	{coll: forum.PostsCollection, kinds: []string{postsKind}, event: postEvent},
-	{coll: forum.CommentsCollection, kinds: []string{commentsKind}, event: commentEvent},
+	// Posts and comments are edited and deleted (soft: see forum/edit.go)
+	// by updates, whose events carry the document only when looked up.
+	{coll: forum.PostsCollection, kinds: []string{postsKind, commentsKind}, lookup: true, event: postEvent},
+	{coll: forum.CommentsCollection, kinds: []string{commentsKind}, lookup: true, event: commentEvent},
 	{coll: forum.NotificationsCollection, kinds: []string{notificationsKind}, lookup: true, event: notificationEvent},
 }
 
@@ -53,30 +55,73 @@ type change struct {
 	FullDocument  bson.Raw            `bson:"fullDocument"`
 }
 
-// event is a change's live event; no topic means none.
+// event is a change's live event; no topics means none.
 type event struct {
-	topic, name string
-	v           any       // the item as the JSON API has it
-	view        component // the item as pages show it
-	unread      primitive.ObjectID
+	topics []string
+	name   string
+	v      any       // the item as the JSON API has it
+	view   component // the item as pages show it, if they need it
+	unread primitive.ObjectID
 }
 
+// written reports whether a change wrote a document that it carries: an
+// insert, or an update or replace whose document was looked up. A
+// document deleted before the lookup comes as none.
+func written(c *change) bool {
+	switch c.OperationType {
+	case "insert", "update", "replace":
+		return len(c.FullDocument) > 0
+	}
+	return false
+}
+
+// postEvent makes an event of a new post, and of a changed or deleted one
+// for the front page and the post's own thread. A looked-up document is
+// the post as it is when looked up, perhaps after later changes: the
+// event then carries news that the next one carries again.
 func postEvent(_ *Hub, c *change) (event, error) {
-	if c.OperationType != "insert" || len(c.FullDocument) == 0 {
+	if !written(c) {
 		return event{}, nil
 	}
 	p := new(forum.Post)
-	err := bson.Unmarshal(c.FullDocument, p)
-	return event{topic: PostsTopic, name: EventPost, v: p, view: views.PostCard(p)}, err
+	if err := bson.Unmarshal(c.FullDocument, p); err != nil {
+		return event{}, err
+	}
+	switch {
+	case c.OperationType == "insert":
+		return event{topics: []string{PostsTopic}, name: EventPost, v: p, view: views.PostCard(p)}, nil
+	case p.DeletedAt != nil:
+		return event{topics: []string{PostsTopic, CommentsTopic(p.ID)}, name: EventPostDeleted, v: deleted{ID: p.ID}}, nil
+	}
+	return event{topics: []string{PostsTopic, CommentsTopic(p.ID)}, name: EventPostUpdated, v: p, view: views.PostCard(p)}, nil
 }
 
+// deleted is the data of a deletion event.
+type deleted struct {
+	ID     primitive.ObjectID `json:"id"`
+	PostID primitive.ObjectID `json:"postId,omitzero"`
+}
+
+// commentEvent makes an event of a new, an edited or a deleted comment. A
+// comment deleted with its post has none: its thread is told of the post.
 func commentEvent(_ *Hub, c *change) (event, error) {
-	if c.OperationType != "insert" || len(c.FullDocument) == 0 {
+	if !written(c) {
 		return event{}, nil
 	}
 	cm := new(forum.Comment)
-	err := bson.Unmarshal(c.FullDocument, cm)
-	return event{topic: CommentsTopic(cm.PostID), name: EventComment, v: cm, view: views.CommentItem(cm)}, err
+	if err := bson.Unmarshal(c.FullDocument, cm); err != nil {
+		return event{}, err
+	}
+	topics := []string{CommentsTopic(cm.PostID)}
+	switch {
+	case c.OperationType == "insert":
+		return event{topics: topics, name: EventComment, v: cm, view: views.CommentItem(cm)}, nil
+	case cm.WithPost:
+		return event{}, nil
+	case cm.DeletedAt != nil:
+		return event{topics: topics, name: EventCommentDeleted, v: deleted{ID: cm.ID, PostID: cm.PostID}}, nil
+	}
+	return event{topics: topics, name: EventCommentUpdated, v: cm, view: views.CommentItem(cm)}, nil
 }
 
 // notificationEvent makes an event of a new notification, and notes whose
@@ -98,7 +143,7 @@ func notificationEvent(h *Hub, c *change) (event, error) {
 	if op != "insert" {
 		return event{unread: n.UserID}, nil
 	}
-	return event{topic: NotificationsTopic(n.UserID), name: EventNotification, v: n, view: views.NotificationItem(n), unread: n.UserID}, nil
+	return event{topics: []string{NotificationsTopic(n.UserID)}, name: EventNotification, v: n, view: views.NotificationItem(n), unread: n.UserID}, nil
 }
 
 // component is a templ component.
@@ -106,18 +151,22 @@ type component interface {
 	Render(ctx context.Context, w io.Writer) error
 }
 
-// eventData is v as the JSON API has it, plus "html": v rendered by c.
-// The JSON is not HTML-escaped (no \u003c for <): it never lands in an HTML
-// document unparsed, and escaping would make every frame larger.
+// eventData is v as the JSON API has it, plus "html": v rendered by c if
+// there is c. The JSON is not HTML-escaped (no \u003c for <): it never
+// lands in an HTML document unparsed, and escaping would make every frame
+// larger.
 func eventData(ctx context.Context, v any, c component) ([]byte, error) {
-	var html strings.Builder
-	if err := c.Render(ctx, &html); err != nil {
-		return nil, err
-	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	}
+	var html strings.Builder
+	if err := c.Render(ctx, &html); err != nil {
 		return nil, err
 	}
 	// Encode ends with "}\n": reopen the object for "html".

@@ -86,11 +86,11 @@ func TestEventsReachOnlyTheirTopics(t *testing.T) {
 
 	p3 := post(t, store, bob, "Bob's post")
 	for _, p := range []*forum.Post{p1, p2, p3} {
-		checkItem(t, posts.expect(t, "post"), p, views.PostCard(p))
+		checkItem(t, posts.expectPast(t, "post"), p, views.PostCard(p))
 	}
 
 	c1 := comment(t, store, bob, p1, "Bob on Alice's post")
-	checkItem(t, comments1.expect(t, "comment"), c1, views.CommentItem(c1))
+	checkItem(t, comments1.expectPast(t, "comment"), c1, views.CommentItem(c1))
 	ns, err := store.Notifications(t.Context(), alice.ID)
 	if err != nil || len(ns) != 1 {
 		t.Fatalf("alice's notifications: %v, %v", ns, err)
@@ -102,7 +102,7 @@ func TestEventsReachOnlyTheirTopics(t *testing.T) {
 	// Carol's and post 2's listeners get: nothing of post 1 or of Alice's
 	// notifications reached them.
 	c2 := comment(t, store, alice, p2, "Alice on Carol's post")
-	checkItem(t, comments2.expect(t, "comment"), c2, views.CommentItem(c2))
+	checkItem(t, comments2.expectPast(t, "comment"), c2, views.CommentItem(c2))
 	n := fields(t, carolN.expect(t, "notification"))
 	if n["commentId"] != c2.ID.Hex() || n["read"] != false {
 		t.Fatalf("carol's notification %v, want one for comment %s", n, c2.ID.Hex())
@@ -118,7 +118,7 @@ func TestEventsReachOnlyTheirTopics(t *testing.T) {
 
 	// Comment counts updated on posts are no events.
 	p4 := post(t, store, bob, "Bob's second post")
-	checkItem(t, posts.expect(t, "post"), p4, views.PostCard(p4))
+	checkItem(t, posts.expectPast(t, "post"), p4, views.PostCard(p4))
 }
 
 // label names an item event by its title or body.
@@ -137,8 +137,12 @@ func labels(t *testing.T, c *client, n int) ([]string, string) {
 	t.Helper()
 	var ls []string
 	id := ""
-	for range n {
+	for len(ls) < n {
 		e := c.event(t)
+		if e.Event == "post-updated" {
+			// Every comment updates its post; the tests of edits count these.
+			continue
+		}
 		if !e.HasID || e.ID <= id {
 			t.Fatalf("%s has id %q (set %v) after %q", e.Data, e.ID, e.HasID, id)
 		}
@@ -271,11 +275,11 @@ func TestHeartbeatSetsTheIDWithoutData(t *testing.T) {
 	// A quiet stream's heartbeat id resumes without reset.
 	resumed := connect(t, s, []string{streams.PostsTopic}, beat.ID, false)
 	p := post(t, store, u, "After the beat")
-	e := resumed.expect(t, "post")
+	e := resumed.expectPast(t, "post")
 	checkItem(t, e, p, views.PostCard(p))
 
 	// After an event, the heartbeat's id is no older than the event's.
-	if got := c.expect(t, "post"); got.ID != e.ID {
+	if got := c.expectPast(t, "post"); got.ID != e.ID {
 		t.Fatalf("post has id %s on one stream and %s on another", got.ID, e.ID)
 	}
 	if beat := c.next(t); beat.HasData || !beat.HasID || beat.ID < e.ID {
@@ -306,7 +310,7 @@ func TestTwoHubsShareOneStore(t *testing.T) {
 	cb := connect(t, b, []string{streams.PostsTopic}, "", false)
 
 	post(t, store, u, "One")
-	ea, eb := ca.expect(t, "post"), cb.expect(t, "post")
+	ea, eb := ca.expectPast(t, "post"), cb.expectPast(t, "post")
 	// An id's part of the event's own collection is the same on every
 	// instance; the others say how far each instance had got.
 	if own := func(id string) string { return strings.Split(id, ".")[0] }; own(ea.ID) != own(eb.ID) || ea.Data != eb.Data {

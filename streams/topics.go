@@ -21,11 +21,18 @@ const (
 // Event names, as SSE event fields. Which of a client's topics each is
 // sent on, forum/web tells the browser.
 const (
-	EventPost         = "post"
-	EventComment      = "comment"
-	EventNotification = "notification"
-	EventUnread       = "unread"
-	EventStats        = "stats"
+	EventPost = "post"
+	// EventPostUpdated carries a post that changed: an edit, a lock, a
+	// comment added or deleted.
+	EventPostUpdated = "post-updated"
+	EventPostDeleted = "post-deleted"
+	EventComment     = "comment"
+	// EventCommentUpdated carries an edited comment.
+	EventCommentUpdated = "comment-updated"
+	EventCommentDeleted = "comment-deleted"
+	EventNotification   = "notification"
+	EventUnread         = "unread"
+	EventStats          = "stats"
 )
 
 // Topic kinds: what a topic counts as in Streams and in log lines, without
@@ -40,7 +47,8 @@ const (
 // kinds are all topic kinds.
 var kinds = []string{postsKind, commentsKind, notificationsKind, statsKind}
 
-// CommentsTopic returns the topic of a post's new comments, event "comment".
+// CommentsTopic returns the topic of a post's thread: its comments, new,
+// edited and deleted, and the changes of the post itself.
 func CommentsTopic(postID primitive.ObjectID) string {
 	return commentsKind + ":" + postID.Hex()
 }

@@ -258,7 +258,7 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) (*change, 
 		w.dirty = append(w.dirty, ev.unread)
 	}
 	var data []byte
-	if err == nil && ev.topic != "" {
+	if err == nil && len(ev.topics) > 0 {
 		data, err = eventData(ctx, ev.v, ev.view)
 	}
 	switch {
@@ -267,10 +267,10 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) (*change, 
 			w.hub.log.Error("skip change", "collection", w.feed.coll, "operation", c.OperationType, "error", err)
 		}
 		w.hub.engine.Advance(w.src, pos)
-	case ev.topic == "":
+	case len(ev.topics) == 0:
 		w.hub.engine.Advance(w.src, pos)
 	default:
-		w.hub.engine.Publish(w.src, pos, ev.topic, ev.name, data, changeTime(c))
+		w.hub.engine.Publish(w.src, pos, ev.topics, ev.name, data, changeTime(c))
 	}
 	return c, nil
 }

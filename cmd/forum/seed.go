@@ -203,6 +203,7 @@ func (g *seedGen) batch(n int) seedDocs {
 			p.Comments++
 			g.comments++
 		}
+		p.LastActivityAt = g.at // its last comment's, or its own
 		b.posts = append(b.posts, forum.PostDocument(p, participants))
 	}
 	return b

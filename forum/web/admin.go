@@ -10,7 +10,7 @@ import (
 )
 
 // registerAdminRoutes adds the page where admins grant and revoke the admin
-// role.
+// role, and suspend and reinstate users (see users.go).
 func (s *Server) registerAdminRoutes(r *mux.Router) {
 	r.HandleFunc("/admin/users", s.handleAdminUsers).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/admin/users/grant", s.handleAdminGrant).Methods(http.MethodPost)
@@ -52,13 +52,18 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showAdminUsers(w http.ResponseWriter, r *http.Request, status int, f views.Form) {
-	p := s.page(r, "Admins")
+	p := s.page(r, "Users")
 	admins, err := s.store.Admins(r.Context())
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, status, views.AdminUsers(p, admins, f))
+	list, err := s.userList(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, status, views.AdminUsers(p, admins, list, f))
 }
 
 func (s *Server) handleAdminGrant(w http.ResponseWriter, r *http.Request) {

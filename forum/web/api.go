@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -170,7 +171,7 @@ func (s *Server) handleAPIPosts(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	posts, err := s.store.Posts(r.Context(), limit, before)
+	posts, err := s.store.Posts(r.Context(), cmp.Or(r.URL.Query().Get("sort"), forum.SortNew), limit, before)
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -16,7 +16,7 @@ func TestRegisterAnswersUserAndSetsSafeSessionCookie(t *testing.T) {
 	resp, body := c.postJSON("/api/register", map[string]string{"name": "alice", "password": "password123"})
 	wantStatus(t, resp, body, http.StatusCreated)
 	u := decodeObject(t, body)
-	if keys(u) != "admin,id,name" || u["name"] != "alice" || u["admin"] != false || len(u["id"].(string)) != 24 {
+	if keys(u) != "admin,id,name,suspended" || u["name"] != "alice" || u["admin"] != false || len(u["id"].(string)) != 24 {
 		t.Fatalf("user: got %s", body)
 	}
 	cookie := resp.Header.Get("Set-Cookie")
@@ -129,7 +129,7 @@ func TestPostsAPI(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		p := alice.createPost(fmt.Sprintf("  title %d  ", i), "body")
-		if keys(p) != "author,body,comments,createdAt,id,title" || p["title"] != fmt.Sprintf("title %d", i) || p["author"] != "alice" || p["comments"] != 0.0 {
+		if keys(p) != "author,body,comments,createdAt,id,lastActivityAt,locked,title" || p["title"] != fmt.Sprintf("title %d", i) || p["author"] != "alice" || p["comments"] != 0.0 {
 			t.Fatalf("post: got %v", p)
 		}
 		ids = append(ids, p["id"].(string))

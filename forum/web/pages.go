@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"path"
@@ -97,12 +98,14 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	// The front page lists by latest activity; ?sort=new by creation.
+	sort := cmp.Or(r.URL.Query().Get("sort"), forum.SortActivity)
 	var topics []string
 	if before.IsZero() {
 		topics = []string{topicPosts}
 	}
 	p := s.page(r, "Forum", topics...)
-	posts, err := s.store.Posts(r.Context(), forum.DefaultPageSize+1, before)
+	posts, err := s.store.Posts(r.Context(), sort, forum.DefaultPageSize+1, before)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -112,7 +115,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		posts = posts[:forum.DefaultPageSize]
 		older = posts[len(posts)-1].ID.Hex()
 	}
-	s.render(w, r, http.StatusOK, views.Home(p, posts, older))
+	s.render(w, r, http.StatusOK, views.Home(p, posts, sort, older))
 }
 
 func (s *Server) handleNewPost(w http.ResponseWriter, r *http.Request) {

@@ -68,10 +68,15 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	}
 	s.router.Use(s.withUser)
 	s.router.PathPrefix("/static/").Handler(static.Handler())
-	s.registerAPIRoutes(s.router.PathPrefix("/api").Subrouter())
+	api := s.router.PathPrefix("/api").Subrouter()
+	s.registerEditAPIRoutes(api)
+	s.registerUserAPIRoutes(api)
+	s.registerAPIRoutes(api)
 	s.registerStreamRoutes(s.router.PathPrefix("/stream").Subrouter())
 	s.registerPageRoutes(s.router)
 	s.registerAdminRoutes(s.router)
+	s.registerEditPageRoutes(s.router)
+	s.registerUserPageRoutes(s.router)
 	s.router.NotFoundHandler = s.withUser(http.HandlerFunc(s.handleNotFound))
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
 	s.handler = s.withClient(withSecurityHeaders(s.logRequests(s.withDeadlines(newCrossOrigin().Handler(s.router)))))
@@ -192,7 +197,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil && !errors.Is(err, context.Canceled) {
+	if err := c.Render(views.WithViewer(r.Context(), userFrom(r)), w); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("render page", "path", r.URL.Path, "err", err)
 	}
 }

@@ -25,11 +25,15 @@ const (
 // the tabs that show their topics. A "{field}" in a topic stands for that
 // field of the event's data.
 var eventTopics = map[string][]string{
-	streams.EventPost:         {topicPosts},
-	streams.EventComment:      {topicComments + "{postId}"},
-	streams.EventNotification: {topicNotifications},
-	streams.EventUnread:       {topicNotifications},
-	streams.EventStats:        {topicStats},
+	streams.EventPost:           {topicPosts},
+	streams.EventPostUpdated:    {topicPosts, topicComments + "{id}"},
+	streams.EventPostDeleted:    {topicPosts, topicComments + "{id}"},
+	streams.EventComment:        {topicComments + "{postId}"},
+	streams.EventCommentUpdated: {topicComments + "{postId}"},
+	streams.EventCommentDeleted: {topicComments + "{postId}"},
+	streams.EventNotification:   {topicNotifications},
+	streams.EventUnread:         {topicNotifications},
+	streams.EventStats:          {topicStats},
 }
 
 // eventTopicsJSON is eventTopics as pages hand it to the browser.

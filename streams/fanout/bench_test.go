@@ -9,43 +9,58 @@ import (
 )
 
 // BenchmarkDispatch publishes one event to n listeners of its topic, each of
-// which takes it and records its delivery as its stream would.
+// which takes it and records its delivery as its stream would; with
+// topics=2, to the listeners of two topics, every one of which listens to
+// both and gets it once.
 func BenchmarkDispatch(b *testing.B) {
 	data := []byte(`{"id":"6543210f6543210f6543210f","title":"A title","html":"<article>…</article>"}`)
-	for _, n := range []int{1, 100, 10000} {
-		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
-			h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 3)})
-			ls := make([]*Listener, n)
-			spares := make([][]*Frame, n)
-			h.topics["posts"] = map[*Listener]struct{}{}
-			for i := range ls {
-				ls[i] = newListener([]string{"posts"}, nil, 256, 3)
-				h.topics["posts"][ls[i]] = struct{}{}
-			}
-			pos := uint64(0)
-			deliver := func() {
-				// A stream reads the clock for its write deadline anyway, and
-				// dates the delivery with that reading.
-				now := time.Now()
-				pos++
-				h.Publish(0, Position{Time: pos}, "posts", "post", data, now)
-				for i, l := range ls {
-					<-l.signal
-					spares[i], _ = l.take(spares[i])
-					h.metrics.written(spares[i], now)
-					clear(spares[i])
-				}
-			}
-			// Grow both queues of each listener, as a running stream has.
-			deliver()
-			deliver()
-			b.ReportAllocs()
-			for b.Loop() {
-				deliver()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
-		})
+	for _, topics := range [][]string{{"posts"}, {"posts", "comments:1"}} {
+		for _, n := range []int{1, 100, 10000} {
+			b.Run(fmt.Sprintf("topics=%d/listeners=%d", len(topics), n), func(b *testing.B) {
+				benchmarkDispatch(b, topics, n, data)
+			})
+		}
 	}
+}
+
+func benchmarkDispatch(b *testing.B, topics []string, n int, data []byte) {
+	h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 3)})
+	ls := make([]*Listener, n)
+	spares := make([][]*Frame, n)
+	for _, t := range topics {
+		h.topics[t] = map[*Listener]struct{}{}
+	}
+	for i := range ls {
+		ls[i] = newListener(topics, nil, 256, 3)
+		for _, t := range topics {
+			h.topics[t][ls[i]] = struct{}{}
+		}
+	}
+	pos := uint64(0)
+	deliver := func() {
+		// A stream reads the clock for its write deadline anyway, and
+		// dates the delivery with that reading.
+		now := time.Now()
+		pos++
+		h.Publish(0, Position{Time: pos}, topics, "post", data, now)
+		for i, l := range ls {
+			<-l.signal
+			spares[i], _ = l.take(spares[i])
+			if len(spares[i]) != 1 {
+				b.Fatalf("listener got %d frames, want 1", len(spares[i]))
+			}
+			h.metrics.written(spares[i], now)
+			clear(spares[i])
+		}
+	}
+	// Grow both queues of each listener, as a running stream has.
+	deliver()
+	deliver()
+	b.ReportAllocs()
+	for b.Loop() {
+		deliver()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 }
 
 // BenchmarkEncode encodes an event's frame with the id of three sources.
@@ -73,7 +88,7 @@ func BenchmarkHistoryLookup(b *testing.B) {
 		src := i % 3
 		v := make([]Position, 3)
 		v[src] = Position{Time: uint64(i + 1)}
-		h.add(entry{topic: topics[i%len(topics)], f: &Frame{src: src, pos: v[src], vec: v}})
+		h.add(entry{topics: topics[i%len(topics) : i%len(topics)+1], f: &Frame{src: src, pos: v[src], vec: v}})
 	}
 	for _, back := range []int{100, size / 2} {
 		b.Run(fmt.Sprintf("back=%d", back), func(b *testing.B) {

@@ -114,18 +114,18 @@ func idOf(v ...uint64) string {
 func TestIDAheadOfTheHubIsHonouredOnceItCatchesUp(t *testing.T) {
 	h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 2), Heartbeat: time.Hour, CatchUp: wait})
 	srv, _ := serveHub(t, h)
-	h.Publish(0, Position{Time: 1}, "a", "e", []byte("0:1"), time.Time{})
+	h.Publish(0, Position{Time: 1}, []string{"a"}, "e", []byte("0:1"), time.Time{})
 	// Another instance has read source 0 up to 3 and source 1 up to 5.
 	frames := open(t, t.Context(), srv, idOf(3, 5))
 	eventually(t, "the stream to wait", h.waiting)
-	h.Publish(0, Position{Time: 2}, "a", "e", []byte("0:2"), time.Time{})
-	h.Publish(0, Position{Time: 3}, "a", "e", []byte("0:3"), time.Time{})
-	h.Publish(0, Position{Time: 4}, "a", "e", []byte("0:4"), time.Time{})
+	h.Publish(0, Position{Time: 2}, []string{"a"}, "e", []byte("0:2"), time.Time{})
+	h.Publish(0, Position{Time: 3}, []string{"a"}, "e", []byte("0:3"), time.Time{})
+	h.Publish(0, Position{Time: 4}, []string{"a"}, "e", []byte("0:4"), time.Time{})
 	if n := h.registered(); n != 0 {
 		t.Fatal("stream registered before source 1 got to the id")
 	}
-	h.Publish(1, Position{Time: 5}, "a", "e", []byte("1:5"), time.Time{})
-	h.Publish(1, Position{Time: 6}, "a", "e", []byte("1:6"), time.Time{})
+	h.Publish(1, Position{Time: 5}, []string{"a"}, "e", []byte("1:5"), time.Time{})
+	h.Publish(1, Position{Time: 6}, []string{"a"}, "e", []byte("1:6"), time.Time{})
 	for _, want := range []string{"0:4", "1:6"} {
 		if e := nextData(t, frames); e.Data != want {
 			t.Fatalf("got %s %q, want %s", e.Event, e.Data, want)
@@ -150,12 +150,12 @@ func TestIDAheadOfTheHubGetsAResetIfTheHubDoesNotCatchUp(t *testing.T) {
 				Future: func(_ int, p Position) bool { return p.Time > 100 },
 			})
 			srv, _ := serveHub(t, h)
-			h.Publish(0, Position{Time: 1}, "a", "e", []byte("0:1"), time.Time{})
+			h.Publish(0, Position{Time: 1}, []string{"a"}, "e", []byte("0:1"), time.Time{})
 			frames := open(t, t.Context(), srv, tt.id)
 			if e := nextData(t, frames); e.Event != "reset" || e.Data != `{"reason":"unknown id"}` {
 				t.Fatalf("got %s %q, want a reset for an unknown id", e.Event, e.Data)
 			}
-			h.Publish(0, Position{Time: 2}, "a", "e", []byte("0:2"), time.Time{})
+			h.Publish(0, Position{Time: 2}, []string{"a"}, "e", []byte("0:2"), time.Time{})
 			if e := nextData(t, frames); e.Data != "0:2" {
 				t.Fatalf("after the reset got %q, want 0:2", e.Data)
 			}

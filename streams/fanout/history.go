@@ -4,9 +4,9 @@ import "time"
 
 // entry is an event kept for clients that resume.
 type entry struct {
-	topic string
-	f     *Frame
-	at    time.Time // when its event happened, or when it was kept
+	topics []string
+	f      *Frame
+	at     time.Time // when its event happened, or when it was kept
 }
 
 // history keeps the events of all sources in one list in publish order,

@@ -125,11 +125,13 @@ func New(log *slog.Logger, opts Options) *Hub {
 }
 
 // Publish records that source src reached pos with an event, keeps the
-// event in the history and hands it to the listeners of topic. The event's
-// id is the hub's position in every source, src's being pos. Positions of
-// a source must be published in order; one at or before the source's
-// newest is ignored. at is when the event happened, or zero.
-func (h *Hub) Publish(src int, pos Position, topic, event string, data []byte, at time.Time) {
+// event in the history and hands it to the listeners of topics, each
+// listener once however many of them it listens to: the event is one, with
+// one id, on all of them. The event's id is the hub's position in every
+// source, src's being pos. Positions of a source must be published in
+// order; one at or before the source's newest is ignored. at is when the
+// event happened, or zero. The hub keeps topics.
+func (h *Hub) Publish(src int, pos Position, topics []string, event string, data []byte, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.pos[src].Less(pos) {
@@ -141,9 +143,14 @@ func (h *Hub) Publish(src int, pos Position, topic, event string, data []byte, a
 	if at.IsZero() {
 		at = time.Now()
 	}
-	h.hist.add(entry{topic: topic, f: f, at: at})
-	for l := range h.topics[topic] {
-		l.push(f)
+	h.hist.add(entry{topics: topics, f: f, at: at})
+	for i, t := range topics {
+		for l := range h.topics[t] {
+			// A listener of an earlier topic of the event has it.
+			if i == 0 || !l.listensToAny(topics[:i]) {
+				l.push(f)
+			}
+		}
 	}
 	if h.hist.len() > h.opts.HistoryEvents || h.hist.bytes > h.opts.HistoryBytes {
 		h.trim(time.Time{})

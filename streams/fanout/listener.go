@@ -42,6 +42,16 @@ func (l *Listener) Topics() []string {
 	return l.topics
 }
 
+// listensToAny reports whether l listens to any of topics.
+func (l *Listener) listensToAny(topics []string) bool {
+	for _, t := range topics {
+		if slices.Contains(l.topics, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // push queues f, or cuts the listener off if its queue is full. It never
 // blocks.
 func (l *Listener) push(f *Frame) {
@@ -94,7 +104,7 @@ func (l *Listener) wake() {
 // the queue size.
 func (l *Listener) replay(events []entry) {
 	for _, e := range events {
-		if l.floor[e.f.src].Less(e.f.pos) && slices.Contains(l.topics, e.topic) {
+		if l.floor[e.f.src].Less(e.f.pos) && l.listensToAny(e.topics) {
 			l.queue = append(l.queue, e.f)
 		}
 	}

@@ -22,7 +22,7 @@ func event(src int, t uint64, v ...uint64) *Frame {
 
 func TestListenerFallingBehindIsCutOff(t *testing.T) {
 	l := newListener([]string{"a"}, nil, 2, 1)
-	l.replay([]entry{{"a", event(0, 1, 0), time.Time{}}, {"b", event(0, 2, 0), time.Time{}}, {"a", event(0, 3, 0), time.Time{}}})
+	l.replay([]entry{{[]string{"a"}, event(0, 1, 0), time.Time{}}, {[]string{"b"}, event(0, 2, 0), time.Time{}}, {[]string{"a"}, event(0, 3, 0), time.Time{}}})
 	l.push(event(0, 4, 0))
 	l.push(event(0, 5, 0))
 	q, evicted := l.take(nil)
@@ -88,7 +88,7 @@ func TestHistoryTrimsByAgeCountAndBytesAndMovesItsStart(t *testing.T) {
 	now := time.Now()
 	for i := range uint64(10) {
 		src := int(i % 2)
-		h.add(entry{topic: "a", f: event(src, i+1, i, i), at: now.Add(time.Duration(i) * time.Second)})
+		h.add(entry{topics: []string{"a"}, f: event(src, i+1, i, i), at: now.Add(time.Duration(i) * time.Second)})
 	}
 	if n := h.trim(now.Add(2*time.Second), 100, 1<<30); n != 2 {
 		t.Fatalf("trimmed %d by age, want 2", n)
@@ -115,7 +115,7 @@ func TestHistoryAfterHoldsEveryEventAfterAVector(t *testing.T) {
 		src int
 		t   uint64
 	}{{0, 1}, {1, 1}, {1, 2}, {0, 2}, {1, 3}, {1, 4}, {0, 3}, {1, 5}} {
-		h.add(entry{topic: "a", f: event(e.src, e.t, 0, 0, 0)})
+		h.add(entry{topics: []string{"a"}, f: event(e.src, e.t, 0, 0, 0)})
 	}
 	for _, v := range [][]Position{{{Time: 3}, {Time: 1}, {}}, {{Time: 1}, {Time: 5}, {}}, {{}, {}, {}}, {{Time: 3}, {Time: 5}, {}}} {
 		got := map[string]bool{}
