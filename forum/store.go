@@ -30,8 +30,6 @@ const (
 	// CommentPageSize is how many comments a thread page shows, and the
 	// API's default.
 	CommentPageSize = 50
-	// MaxNotifications is how many notifications a listing returns at most.
-	MaxNotifications = 200
 )
 
 // writeTimeout bounds every write the store makes. Writes do not follow the
@@ -329,10 +327,18 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 		return nil, err
 	}
 	p := &Post{ID: primitive.NewObjectID(), Title: title, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
-		return nil, fmt.Errorf("insert post: %w", err)
+	docs, err := s.postNotifications(ctx, author, p)
+	if err != nil {
+		return nil, err
+	}
+	err = s.inTransaction(ctx, func(ctx context.Context) error {
+		if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
+			return fmt.Errorf("insert post: %w", err)
+		}
+		return s.insertNotifications(ctx, docs)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -397,16 +403,33 @@ func PostDocument(p *Post, participants []primitive.ObjectID) any {
 	return postDoc{Post: p, Participants: participants}
 }
 
+// A CommentOption sets something of a new comment.
+type CommentOption func(*Comment)
+
+// ReplyTo makes a new comment a reply to the comment with this id, which
+// must be on the same post. The nil id makes no reply.
+func ReplyTo(id primitive.ObjectID) CommentOption {
+	return func(c *Comment) { c.ReplyTo = id }
+}
+
 // CreateComment adds a comment by author to a post, and notifies the post's
-// author and everyone who commented on it before, except author. The comment,
-// the post's count and participants, and the notifications are written in
-// one transaction: all of them or none.
-func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string) (*Comment, error) {
+// author, everyone who commented on it before, the author of the comment it
+// replies to and those it mentions, except author (see commentRecipients).
+// The comment, the post's count and participants, and the notifications are
+// written in one transaction: all of them or none.
+func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string, opts ...CommentOption) (*Comment, error) {
 	body, err := CleanText("Comment", body, MaxCommentLen)
 	if err != nil {
 		return nil, err
 	}
 	c := &Comment{ID: primitive.NewObjectID(), PostID: postID, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
+	for _, o := range opts {
+		o(c)
+	}
+	to, err := s.commentRecipients(ctx, author, c)
+	if err != nil {
+		return nil, err
+	}
 	err = s.inTransaction(ctx, func(ctx context.Context) error {
 		if _, err := s.comments.InsertOne(ctx, c); err != nil {
 			return fmt.Errorf("insert comment: %w", err)
@@ -429,13 +452,9 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		} else if err != nil {
 			return fmt.Errorf("count comment on post %s: %w", postID.Hex(), err)
 		}
-		docs := CommentNotifications(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
-		if len(docs) > 0 {
-			if _, err := s.notifications.InsertMany(ctx, docs); err != nil {
-				return fmt.Errorf("insert notifications: %w", err)
-			}
-		}
-		return nil
+		to.add(NotificationComment, post.AuthorID)
+		to.add(NotificationComment, post.Participants...)
+		return s.insertNotifications(ctx, to.notifications(author, c.PostID, c.ID, post.Title, c.Body, c.CreatedAt))
 	})
 	if err != nil {
 		return nil, err
@@ -444,23 +463,13 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 }
 
 // CommentNotifications returns the notifications of comment c on the post
-// titled title, one for each of recipients except its author, each once.
+// titled title, one for each of recipients except its author, each once,
+// all of kind comment. It is for writers that insert comments in bulk
+// (seed), which make no replies or mentions.
 func CommentNotifications(author *User, c *Comment, title string, recipients []primitive.ObjectID) []any {
-	seen := map[primitive.ObjectID]bool{author.ID: true}
-	var docs []any
-	for _, r := range recipients {
-		if seen[r] {
-			continue
-		}
-		seen[r] = true
-		docs = append(docs, &Notification{
-			ID: primitive.NewObjectID(), UserID: r, Kind: NotificationComment,
-			PostID: c.PostID, CommentID: c.ID, Actor: author.Name,
-			Message:   fmt.Sprintf("%s commented on “%s”", author.Name, truncate(title, 60)),
-			CreatedAt: c.CreatedAt,
-		})
-	}
-	return docs
+	var to recipientSet
+	to.add(NotificationComment, recipients...)
+	return to.notifications(author, c.PostID, c.ID, title, c.Body, c.CreatedAt)
 }
 
 // commenters returns the ids of everyone who commented on a post, each once,
@@ -538,16 +547,6 @@ func checkLimit(limit int) error {
 		return Errorf(EINVALID, "Limit must be between 1 and %d.", MaxPageSize)
 	}
 	return nil
-}
-
-// Notifications returns a user's latest notifications, newest first.
-func (s *Store) Notifications(ctx context.Context, userID primitive.ObjectID) ([]*Notification, error) {
-	ns := []*Notification{}
-	opts := options.Find().SetSort(bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(MaxNotifications)
-	if err := s.findAll(ctx, s.notifications, bson.M{"userId": userID}, opts, &ns); err != nil {
-		return nil, fmt.Errorf("list notifications of %s: %w", userID.Hex(), err)
-	}
-	return ns, nil
 }
 
 // UnreadCount returns how many of a user's notifications are unread.
