@@ -132,7 +132,7 @@ func TestE2ECommentNotifiesLive(t *testing.T) {
 		t.Errorf("the notification reads %q", text)
 	}
 	href := e2eEval[string](notes, `document.querySelector("[data-testid=notification-link]").getAttribute("href")`)
-	if want := "/posts/" + postID + "#comment-" + ids[1]; href != want {
+	if want := "/notifications/" + e2eEval[string](notes, `document.querySelector("[data-testid=notification]").dataset.id`); href != want {
 		t.Errorf("the notification links to %q, want %q", href, want)
 	}
 	notes.WaitEqual("the badge of the notifications tab counts one", e2eBadge, "1")
