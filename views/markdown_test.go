@@ -182,3 +182,14 @@ func TestMarkdown(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkMarkdown(b *testing.B) {
+	comment := "Thanks @ann, that *works*. See https://example.com/docs and `go test`:\n\n- one\n- two\n\n> quoted"
+	var w strings.Builder
+	for b.Loop() {
+		w.Reset()
+		if err := Markdown(comment).Render(b.Context(), &w); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
