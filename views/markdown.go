@@ -47,7 +47,9 @@ func Markdown(text string) templ.Component {
 		if err := markdown.Convert([]byte(text), &b); err != nil {
 			return err
 		}
-		_, err := w.Write(b.Bytes())
+		// goldmark ends each block with a line break, which would be text
+		// after the last one.
+		_, err := w.Write(bytes.TrimRight(b.Bytes(), "\n"))
 		return err
 	})
 }
