@@ -62,7 +62,8 @@ type PostChange struct {
 	Title, Body *string
 }
 
-// EditPost changes the title, the body or both of a post, as actor.
+// EditPost changes the title, the body or both of a post, as actor, and
+// notifies the users its new body newly mentions.
 func (s *Store) EditPost(ctx context.Context, actor *User, id primitive.ObjectID, ch PostChange) (*Post, error) {
 	set := bson.M{}
 	if ch.Title == nil && ch.Body == nil {
@@ -93,6 +94,7 @@ func (s *Store) EditPost(ctx context.Context, actor *User, id primitive.ObjectID
 		if _, err := s.posts.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": set}); err != nil {
 			return fmt.Errorf("edit post %s: %w", id.Hex(), err)
 		}
+		old := p.Body
 		if t, ok := set["title"].(string); ok {
 			p.Title = t
 		}
@@ -100,7 +102,11 @@ func (s *Store) EditPost(ctx context.Context, actor *User, id primitive.ObjectID
 			p.Body = b
 		}
 		p.EditedAt = &at
-		return nil
+		docs, err := s.newMentionNotifications(ctx, actor, p.ID, primitive.NilObjectID, p.Title, old, p.Body)
+		if err != nil {
+			return err
+		}
+		return s.insertNotifications(ctx, docs)
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +184,8 @@ func (s *Store) Comment(ctx context.Context, id primitive.ObjectID) (*Comment, e
 	return &c, nil
 }
 
-// EditComment changes the body of a comment, as actor.
+// EditComment changes the body of a comment, as actor, and notifies the
+// users it newly mentions.
 func (s *Store) EditComment(ctx context.Context, actor *User, id primitive.ObjectID, body string) (*Comment, error) {
 	body, err := CleanText("Comment", body, MaxCommentLen)
 	if err != nil {
@@ -194,8 +201,16 @@ func (s *Store) EditComment(ctx context.Context, actor *User, id primitive.Objec
 		if _, err := s.comments.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": bson.M{"body": body, "editedAt": at}}); err != nil {
 			return fmt.Errorf("edit comment %s: %w", id.Hex(), err)
 		}
+		var p Post
+		if err := s.findOne(ctx, s.posts, c.PostID, "post", &p, options.FindOne().SetProjection(bson.M{"title": 1})); err != nil {
+			return err
+		}
+		docs, err := s.newMentionNotifications(ctx, actor, c.PostID, c.ID, p.Title, c.Body, body)
+		if err != nil {
+			return err
+		}
 		c.Body, c.EditedAt = body, &at
-		return nil
+		return s.insertNotifications(ctx, docs)
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,6 @@ const (
 	// CommentPageSize is how many comments a thread page shows, and the
 	// API's default.
 	CommentPageSize = 50
-	// MaxNotifications is how many notifications a listing returns at most.
-	MaxNotifications = 200
 )
 
 // writeTimeout bounds every write the store makes. Writes do not follow the
@@ -396,10 +395,18 @@ func (s *Store) CreatePost(ctx context.Context, author *User, title, body string
 	}
 	p := &Post{ID: primitive.NewObjectID(), Title: title, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
 	p.LastActivityAt = p.CreatedAt
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
-		return nil, fmt.Errorf("insert post: %w", err)
+	docs, err := s.postNotifications(ctx, author, p)
+	if err != nil {
+		return nil, err
+	}
+	err = s.inTransaction(ctx, func(ctx context.Context) error {
+		if _, err := s.posts.InsertOne(ctx, PostDocument(p, nil)); err != nil {
+			return fmt.Errorf("insert post: %w", err)
+		}
+		return s.insertNotifications(ctx, docs)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -427,6 +434,20 @@ const (
 // posts after that post in that order are returned; it may since have
 // been deleted, and still marks its place.
 func (s *Store) Posts(ctx context.Context, sort string, limit int, before primitive.ObjectID) ([]*Post, error) {
+	return s.listPosts(ctx, sort, limit, before, false)
+}
+
+// PostsAfter returns the up to limit posts just before the post after in
+// order sort, in that order: the page before the one that starts with after.
+func (s *Store) PostsAfter(ctx context.Context, sort string, limit int, after primitive.ObjectID) ([]*Post, error) {
+	posts, err := s.listPosts(ctx, sort, limit, after, true)
+	slices.Reverse(posts)
+	return posts, err
+}
+
+// listPosts lists posts in order sort from the post from (the nil id: from
+// the start), going back in that order when back is set.
+func (s *Store) listPosts(ctx context.Context, sort string, limit int, from primitive.ObjectID, back bool) ([]*Post, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
@@ -438,21 +459,25 @@ func (s *Store) Posts(ctx context.Context, sort string, limit int, before primit
 	default:
 		return nil, Errorf(EINVALID, "Sort posts by %q or %q.", SortNew, SortActivity)
 	}
+	dir, op := -1, "$lt"
+	if back {
+		dir, op = 1, "$gt"
+	}
 	filter := bson.M{"deletedAt": notDeleted}
-	if !before.IsZero() {
+	if !from.IsZero() {
 		var b bson.M
-		err := s.posts.FindOne(ctx, bson.M{"_id": before}, options.FindOne().SetProjection(bson.M{key: 1})).Decode(&b)
+		err := s.posts.FindOne(ctx, bson.M{"_id": from}, options.FindOne().SetProjection(bson.M{key: 1})).Decode(&b)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, Errorf(ENOTFOUND, "No post with id %s.", before.Hex())
+			return nil, Errorf(ENOTFOUND, "No post with id %s.", from.Hex())
 		} else if err != nil {
-			return nil, fmt.Errorf("find post %s: %w", before.Hex(), err)
+			return nil, fmt.Errorf("find post %s: %w", from.Hex(), err)
 		}
 		filter["$or"] = bson.A{
-			bson.M{key: bson.M{"$lt": b[key]}},
-			bson.M{key: b[key], "_id": bson.M{"$lt": before}},
+			bson.M{key: bson.M{op: b[key]}},
+			bson.M{key: b[key], "_id": bson.M{op: from}},
 		}
 	}
-	opts := options.Find().SetSort(bson.D{{Key: key, Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)).SetProjection(postWithoutParticipants)
+	opts := options.Find().SetSort(bson.D{{Key: key, Value: dir}, {Key: "_id", Value: dir}}).SetLimit(int64(limit)).SetProjection(postWithoutParticipants)
 	posts := []*Post{}
 	if err := s.findAll(ctx, s.posts, filter, opts, &posts); err != nil {
 		return nil, fmt.Errorf("list posts: %w", err)
@@ -489,11 +514,21 @@ func PostDocument(p *Post, participants []primitive.ObjectID) any {
 	return postDoc{Post: p, Participants: participants}
 }
 
+// A CommentOption sets something of a new comment.
+type CommentOption func(*Comment)
+
+// ReplyTo makes a new comment a reply to the comment with this id, which
+// must be on the same post. The nil id makes no reply.
+func ReplyTo(id primitive.ObjectID) CommentOption {
+	return func(c *Comment) { c.ReplyTo = id }
+}
+
 // CreateComment adds a comment by author to a post, and notifies the post's
-// author and everyone who commented on it before, except author. The comment,
-// the post's count and participants, and the notifications are written in
-// one transaction: all of them or none.
-func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string) (*Comment, error) {
+// author, everyone who commented on it before, the author of the comment it
+// replies to and those it mentions, except author (see commentRecipients).
+// The comment, the post's count and participants, and the notifications are
+// written in one transaction: all of them or none.
+func (s *Store) CreateComment(ctx context.Context, author *User, postID primitive.ObjectID, body string, opts ...CommentOption) (*Comment, error) {
 	if err := checkWriter(author); err != nil {
 		return nil, err
 	}
@@ -502,6 +537,13 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		return nil, err
 	}
 	c := &Comment{ID: primitive.NewObjectID(), PostID: postID, Body: body, Author: author.Name, AuthorID: author.ID, CreatedAt: now()}
+	for _, o := range opts {
+		o(c)
+	}
+	to, err := s.commentRecipients(ctx, author, c)
+	if err != nil {
+		return nil, err
+	}
 	err = s.inTransaction(ctx, func(ctx context.Context) error {
 		if _, err := s.comments.InsertOne(ctx, c); err != nil {
 			return fmt.Errorf("insert comment: %w", err)
@@ -528,13 +570,9 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 		if post.Locked {
 			return errLocked
 		}
-		docs := CommentNotifications(author, c, post.Title, append([]primitive.ObjectID{post.AuthorID}, post.Participants...))
-		if len(docs) > 0 {
-			if _, err := s.notifications.InsertMany(ctx, docs); err != nil {
-				return fmt.Errorf("insert notifications: %w", err)
-			}
-		}
-		return nil
+		to.add(NotificationComment, post.AuthorID)
+		to.add(NotificationComment, post.Participants...)
+		return s.insertNotifications(ctx, to.notifications(author, c.PostID, c.ID, post.Title, c.Body, c.CreatedAt))
 	})
 	if err != nil {
 		return nil, err
@@ -543,23 +581,13 @@ func (s *Store) CreateComment(ctx context.Context, author *User, postID primitiv
 }
 
 // CommentNotifications returns the notifications of comment c on the post
-// titled title, one for each of recipients except its author, each once.
+// titled title, one for each of recipients except its author, each once,
+// all of kind comment. It is for writers that insert comments in bulk
+// (seed), which make no replies or mentions.
 func CommentNotifications(author *User, c *Comment, title string, recipients []primitive.ObjectID) []any {
-	seen := map[primitive.ObjectID]bool{author.ID: true}
-	var docs []any
-	for _, r := range recipients {
-		if seen[r] {
-			continue
-		}
-		seen[r] = true
-		docs = append(docs, &Notification{
-			ID: primitive.NewObjectID(), UserID: r, Kind: NotificationComment,
-			PostID: c.PostID, CommentID: c.ID, Actor: author.Name,
-			Message:   fmt.Sprintf("%s commented on “%s”", author.Name, truncate(title, 60)),
-			CreatedAt: c.CreatedAt,
-		})
-	}
-	return docs
+	var to recipientSet
+	to.add(NotificationComment, recipients...)
+	return to.notifications(author, c.PostID, c.ID, title, c.Body, c.CreatedAt)
 }
 
 // commenters returns the ids of everyone who commented on a post, each once,
@@ -637,16 +665,6 @@ func checkLimit(limit int) error {
 		return Errorf(EINVALID, "Limit must be between 1 and %d.", MaxPageSize)
 	}
 	return nil
-}
-
-// Notifications returns a user's latest notifications, newest first.
-func (s *Store) Notifications(ctx context.Context, userID primitive.ObjectID) ([]*Notification, error) {
-	ns := []*Notification{}
-	opts := options.Find().SetSort(bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(MaxNotifications)
-	if err := s.findAll(ctx, s.notifications, bson.M{"userId": userID}, opts, &ns); err != nil {
-		return nil, fmt.Errorf("list notifications of %s: %w", userID.Hex(), err)
-	}
-	return ns, nil
 }
 
 // UnreadCount returns how many of a user's notifications are unread.

@@ -291,7 +291,7 @@ func TestCommentsNotifyAuthorAndEarlierCommentersButNeverTheActor(t *testing.T) 
 
 		count := func(u *forum.User) int {
 			t.Helper()
-			ns, err := s.Notifications(ctx, u.ID)
+			ns, err := s.Notifications(ctx, u.ID, forum.MaxPageSize, primitive.NilObjectID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,7 +306,7 @@ func TestCommentsNotifyAuthorAndEarlierCommentersButNeverTheActor(t *testing.T) 
 				t.Errorf("%s: got %d notifications, want %d", c.user.Name, got, c.want)
 			}
 		}
-		ns, _ := s.Notifications(ctx, alice.ID)
+		ns, _ := s.Notifications(ctx, alice.ID, forum.MaxPageSize, primitive.NilObjectID)
 		last := ns[len(ns)-1]
 		if last.Kind != forum.NotificationComment || last.Actor != "bob" || last.PostID != post.ID || last.CommentID != c1.ID || last.Read || last.Message == "" {
 			t.Fatalf("oldest notification of alice: got %+v", last)
@@ -360,7 +360,7 @@ func TestMarkRead(t *testing.T) {
 		if got := unread(); got != 3 {
 			t.Fatalf("unread: got %d, want 3", got)
 		}
-		ns, _ := s.Notifications(ctx, alice.ID)
+		ns, _ := s.Notifications(ctx, alice.ID, forum.MaxPageSize, primitive.NilObjectID)
 		if n, err := s.MarkRead(ctx, bob.ID, []primitive.ObjectID{ns[0].ID}); err != nil || n != 0 {
 			t.Fatalf("bob marking alice's notification: got %d, %v", n, err)
 		}
@@ -466,7 +466,7 @@ func TestConcurrentCommentersNotifyEachOther(t *testing.T) {
 		// before it, so the commenters get 0+1+...+n-1 notifications.
 		total := 0
 		for _, u := range users {
-			ns, err := s.Notifications(ctx, u.ID)
+			ns, err := s.Notifications(ctx, u.ID, forum.MaxPageSize, primitive.NilObjectID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -475,7 +475,7 @@ func TestConcurrentCommentersNotifyEachOther(t *testing.T) {
 		if want := n * (n - 1) / 2; total != want {
 			t.Errorf("commenters' notifications: got %d, want %d", total, want)
 		}
-		if ns, _ := s.Notifications(ctx, alice.ID); len(ns) != n {
+		if ns, _ := s.Notifications(ctx, alice.ID, forum.MaxPageSize, primitive.NilObjectID); len(ns) != n {
 			t.Errorf("author's notifications: got %d, want %d", len(ns), n)
 		}
 	})
@@ -545,7 +545,7 @@ func TestNewStoreBackfillsParticipantsOfOldPosts(t *testing.T) {
 		if _, err := s.CreateComment(ctx, carol, old.ID, "new comment"); err != nil {
 			t.Fatal(err)
 		}
-		if ns, _ := s.Notifications(ctx, bob.ID); len(ns) != 1 {
+		if ns, _ := s.Notifications(ctx, bob.ID, forum.MaxPageSize, primitive.NilObjectID); len(ns) != 1 {
 			t.Fatalf("bob, who commented before the backfill: got %d notifications, want 1", len(ns))
 		}
 	})

@@ -21,8 +21,23 @@ const (
 	MaxCommentLen    = 10000
 )
 
-// NotificationComment is the kind of notification sent for a new comment.
-const NotificationComment = "comment"
+// Kinds of notification. A user gets one notification per post or comment,
+// of the kind that concerns them most: a reply to them beats a mention of
+// them, which beats a comment on a thread they wrote or commented on.
+const (
+	// NotificationComment tells of a comment on a thread the user wrote
+	// or commented on.
+	NotificationComment = "comment"
+	// NotificationReply tells of a reply to the user's comment.
+	NotificationReply = "reply"
+	// NotificationMention tells of an @name of the user in a post or
+	// comment.
+	NotificationMention = "mention"
+)
+
+// ExcerptLen is how many characters of a post or comment its notifications
+// quote.
+const ExcerptLen = 140
 
 // User is a member of the forum.
 type User struct {
@@ -72,19 +87,28 @@ type Comment struct {
 	// WithPost marks a comment deleted with its post: its thread's
 	// listeners are told of the post, not of each comment.
 	WithPost bool `bson:"withPost,omitempty" json:"-"`
+	// ReplyTo is the comment of the same post that this one answers, and
+	// ReplyToAuthor its author's name, kept here so that a comment shows
+	// what it answers without another read.
+	ReplyTo       primitive.ObjectID `bson:"replyTo,omitempty" json:"replyTo,omitzero"`
+	ReplyToAuthor string             `bson:"replyToAuthor,omitempty" json:"replyToAuthor,omitempty"`
 }
 
 // Notification tells a user about someone else's action.
 type Notification struct {
-	ID        primitive.ObjectID `bson:"_id" json:"id"`
-	UserID    primitive.ObjectID `bson:"userId" json:"-"`
-	Kind      string             `bson:"kind" json:"kind"`
-	PostID    primitive.ObjectID `bson:"postId" json:"postId"`
+	ID     primitive.ObjectID `bson:"_id" json:"id"`
+	UserID primitive.ObjectID `bson:"userId" json:"-"`
+	Kind   string             `bson:"kind" json:"kind"`
+	PostID primitive.ObjectID `bson:"postId" json:"postId"`
+	// CommentID is the nil id when the notification is about the post.
 	CommentID primitive.ObjectID `bson:"commentId" json:"commentId"`
 	Actor     string             `bson:"actor" json:"actor"`
 	Message   string             `bson:"message" json:"message"`
-	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
-	Read      bool               `bson:"read" json:"read"`
+	// Excerpt is the start of the post or comment, as written, on one
+	// line (see Excerpt).
+	Excerpt   string    `bson:"excerpt,omitempty" json:"excerpt"`
+	CreatedAt time.Time `bson:"createdAt" json:"createdAt"`
+	Read      bool      `bson:"read" json:"read"`
 }
 
 // Profile is a user as their page shows them, with how many posts and
@@ -144,6 +168,21 @@ func CleanText(field, s string, max int) (string, error) {
 		return "", Errorf(EINVALID, "%s must be at most %d characters (it has %d).", field, max, n)
 	}
 	return s, nil
+}
+
+// Excerpt is the start of s on one line, at most n characters and an
+// ellipsis, cut at a word boundary where there is one in its second half.
+// Markdown is left as written: an excerpt is shown as plain text.
+func Excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	cut := string([]rune(s)[:n])
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return cut + "…"
 }
 
 // now is the store's clock: UTC with the millisecond precision that BSON keeps,

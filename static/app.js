@@ -46,12 +46,14 @@
   }
 
   // updateTimes rewrites every <time datetime> under root as a relative time;
-  // its title keeps the exact one.
+  // its title keeps the exact one, in the reader's time zone (the server
+  // can only write UTC).
   function updateTimes(root) {
     for (const el of root.querySelectorAll("time[datetime]")) {
       const ms = Date.parse(el.getAttribute("datetime"));
       if (!Number.isNaN(ms)) {
         el.textContent = relative(ms);
+        el.title = new Date(ms).toLocaleString();
       }
     }
   }
@@ -379,16 +381,54 @@
     }
   }
 
+  // onNotification shows a new notification on the newest page of the
+  // list, and marks it read at once when it is about the thread on screen.
   function onNotification(data) {
     const list = document.getElementById("notifications");
-    const item = list && fragment(data.html);
+    const item = list && !list.hasAttribute("data-older") && fragment(data.html);
     if (item && !document.getElementById(item.id)) {
       insert(list, item);
     }
+    const post = document.getElementById("post");
+    if (post && post.dataset.id === data.postId && !data.read) {
+      unseen.add(data.id);
+      markSeen();
+    }
   }
+
+  // Notifications about the open thread are marked read while the reader
+  // can see it: at once, or when the tab comes to the front. An id whose
+  // marking fails is tried again then.
+  const READ_URL = "/api/notifications/read";
+  const unseen = new Set();
+
+  async function markSeen() {
+    if (document.visibilityState !== "visible" || unseen.size === 0) {
+      return;
+    }
+    const ids = Array.from(unseen);
+    unseen.clear();
+    try {
+      const res = await fetch(READ_URL, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ ids }),
+      });
+      if (!res.ok) {
+        throw new Error("status " + res.status);
+      }
+    } catch (err) {
+      console.warn("forum: marking notifications read failed", err);
+      ids.forEach((id) => unseen.add(id));
+    }
+  }
+
+  document.addEventListener("visibilitychange", markSeen);
 
   // Counters.
 
+  // setUnread shows the count of unread notifications in the badge and the
+  // tab's title, and offers "Mark all read" only while there are some.
   function setUnread(count) {
     const badge = document.getElementById("unread-badge");
     if (!badge || !Number.isFinite(count)) {
@@ -396,6 +436,12 @@
     }
     badge.textContent = String(count);
     badge.hidden = count <= 0;
+    const title = document.title.replace(/^\(\d+\) /, "");
+    document.title = count > 0 ? "(" + count + ") " + title : title;
+    const markAll = document.getElementById("mark-all-read");
+    if (markAll) {
+      markAll.hidden = count <= 0;
+    }
   }
 
   function setStat(name, value) {
@@ -501,6 +547,113 @@
       setUnread(Number(badge.textContent));
     }
   }
+
+  // Replies. A comment's Reply link leads, without the script, to the
+  // comment form of its page set to reply; with it, the form on this page
+  // is set in place. A link to the comment replied to scrolls to it when it
+  // is on this page.
+
+  function setReply(id, author) {
+    const field = document.getElementById("reply-to");
+    const note = document.getElementById("replying-to");
+    const link = document.getElementById("replying-to-link");
+    if (!field || !note || !link) {
+      return false;
+    }
+    field.value = id;
+    note.hidden = id === "";
+    link.textContent = author;
+    link.href = "#comment-" + id;
+    return true;
+  }
+
+  function onClick(event) {
+    const reply = event.target.closest("a[data-reply]");
+    if (reply && setReply(reply.dataset.reply, reply.dataset.author)) {
+      event.preventDefault();
+      document.getElementById("comment-form").scrollIntoView({ block: "nearest" });
+      document.getElementById("comment-body").focus();
+      return;
+    }
+    if (event.target.closest("#reply-cancel") && setReply("", "")) {
+      event.preventDefault();
+      return;
+    }
+    const ref = event.target.closest("a[data-reply-to]");
+    const target = ref && document.getElementById("comment-" + ref.dataset.replyTo);
+    if (target) {
+      event.preventDefault();
+      target.scrollIntoView({ block: "center" });
+      highlight(target);
+    }
+  }
+
+  document.addEventListener("click", onClick);
+
+  // Forms with data-api are sent to that API address, so that when the
+  // server cannot be reached the text stays in the form with a message
+  // instead of the browser's error page. On success the page goes where
+  // the form's own answer would have led: data-then followed by the new
+  // item's id. Without the script the form posts as usual.
+
+  const UNREACHABLE = "The server could not be reached. Your text is kept here: try again in a moment.";
+
+  function showFormError(form, message) {
+    let el = form.querySelector('[data-testid="form-error"]');
+    if (!el) {
+      el = document.createElement("p");
+      el.className = "error";
+      el.setAttribute("role", "alert");
+      el.dataset.testid = "form-error";
+      form.prepend(el);
+    }
+    el.textContent = message;
+  }
+
+  // fields returns a form's named fields that are filled in, as the API
+  // takes them.
+  function fields(form) {
+    const out = {};
+    for (const el of form.elements) {
+      if (el.name && el.value !== "") {
+        out[el.name] = el.value;
+      }
+    }
+    return out;
+  }
+
+  async function submitByAPI(event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.api) {
+      return;
+    }
+    event.preventDefault();
+    const button = form.querySelector('[type="submit"]');
+    button.disabled = true;
+    try {
+      let res;
+      try {
+        res = await fetch(form.dataset.api, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(fields(form)),
+        });
+      } catch {
+        showFormError(form, UNREACHABLE);
+        return;
+      }
+      const data = await res.json().catch(() => null);
+      if (res.ok && data && data.id) {
+        location.assign(form.dataset.then + data.id);
+        return;
+      }
+      showFormError(form, (data && data.error) || "The server could not take this (" + res.status + "). Your text is kept here.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener("submit", submitByAPI);
 
   // The connection, shared by all of the browser's tabs of the forum (see
   // live-worker.js).

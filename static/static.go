@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-//go:embed app.css app.js live-worker.js
+//go:embed app.css app.js live-worker.js favicon.svg
 var files embed.FS
 
 // prefix is where Handler expects to be mounted.
@@ -24,6 +24,7 @@ const prefix = "/static/"
 var contentTypes = map[string]string{
 	".css": "text/css; charset=utf-8",
 	".js":  "text/javascript; charset=utf-8",
+	".svg": "image/svg+xml",
 }
 
 type asset struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"forum/forum"
 	"forum/streams"
@@ -74,7 +75,7 @@ func TestCanaryComesBackUnseenAndIsRemovedAtStop(t *testing.T) {
 	if n, err := store.UnreadCount(t.Context(), u.ID); err != nil || n != 0 {
 		t.Fatalf("unread with canaries about: %d, %v", n, err)
 	}
-	if ns, err := store.Notifications(t.Context(), u.ID); err != nil || len(ns) != 0 {
+	if ns, err := store.Notifications(t.Context(), u.ID, forum.MaxPageSize, primitive.NilObjectID); err != nil || len(ns) != 0 {
 		t.Fatalf("notifications with canaries about: %v, %v", ns, err)
 	}
 

@@ -91,7 +91,7 @@ func TestEventsReachOnlyTheirTopics(t *testing.T) {
 
 	c1 := comment(t, store, bob, p1, "Bob on Alice's post")
 	checkItem(t, comments1.expectPast(t, "comment"), c1, views.CommentItem(c1))
-	ns, err := store.Notifications(t.Context(), alice.ID)
+	ns, err := store.Notifications(t.Context(), alice.ID, forum.MaxPageSize, primitive.NilObjectID)
 	if err != nil || len(ns) != 1 {
 		t.Fatalf("alice's notifications: %v, %v", ns, err)
 	}

@@ -48,7 +48,7 @@ func NewPost(p Page, f Form) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>New post</h1><form class=\"stack\" method=\"post\" action=\"/posts/new\" data-testid=\"post-form\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>New post</h1><form class=\"stack\" method=\"post\" action=\"/posts/new\" data-api=\"/api/posts\" data-then=\"/posts/\" data-testid=\"post-form\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

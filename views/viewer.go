@@ -51,21 +51,6 @@ type UserList struct {
 	Older  string
 }
 
-// homeURL is the front page in order sort, from the post before if not "".
-func homeURL(sort, before string) string {
-	q := url.Values{}
-	if sort != forum.SortActivity {
-		q.Set("sort", sort)
-	}
-	if before != "" {
-		q.Set("before", before)
-	}
-	if len(q) == 0 {
-		return "/"
-	}
-	return "/?" + q.Encode()
-}
-
 // editedAttr is an item's data-edited: when it was last edited, or "".
 func editedAttr(t *time.Time) string {
 	if t == nil {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
@@ -40,6 +39,8 @@ type Page struct {
 type Form struct {
 	Values map[string]string
 	Error  string
+	// ReplyTo is the comment that a comment form answers, if any.
+	ReplyTo *forum.Comment
 }
 
 const siteName = "Forum"
@@ -47,11 +48,17 @@ const siteName = "Forum"
 // excerptLen is how many characters of a post's body its card shows.
 const excerptLen = 280
 
+// pageTitle is the title of the page's tab, led by the count of unread
+// notifications when there are any (the script keeps it current).
 func pageTitle(p Page) string {
-	if p.Title == "" {
-		return siteName
+	t := siteName
+	if p.Title != "" {
+		t = p.Title + " · " + siteName
 	}
-	return p.Title + " · " + siteName
+	if p.Unread > 0 {
+		t = "(" + strconv.FormatInt(p.Unread, 10) + ") " + t
+	}
+	return t
 }
 
 // userID tells the live-connection worker whose pages share it.
@@ -87,8 +94,20 @@ func commentsURL(id primitive.ObjectID) string {
 	return postURL(id) + "/comments"
 }
 
+// notificationURL goes through the route that marks the notification read
+// on its way to what it is about.
 func notificationURL(n *forum.Notification) string {
-	return postURL(n.PostID) + "#comment-" + n.CommentID.Hex()
+	return "/notifications/" + n.ID.Hex()
+}
+
+// commentURL finds a comment on whichever page of its thread shows it.
+func commentURL(id primitive.ObjectID) string {
+	return "/comments/" + id.Hex()
+}
+
+// replyURL is the comment form of a comment's page, set to reply to it.
+func replyURL(id primitive.ObjectID) string {
+	return commentURL(id) + "/reply"
 }
 
 // machineTime is the datetime attribute of a <time>: RFC 3339 with the
@@ -111,15 +130,7 @@ func exactTime(t time.Time) string {
 
 // excerpt is the start of a post's body on one line, cut at a word boundary.
 func excerpt(body string) string {
-	s := strings.Join(strings.Fields(body), " ")
-	if utf8.RuneCountInString(s) <= excerptLen {
-		return s
-	}
-	cut := string([]rune(s)[:excerptLen])
-	if i := strings.LastIndexByte(cut, ' '); i > excerptLen/2 {
-		cut = cut[:i]
-	}
-	return cut + "…"
+	return forum.Excerpt(body, excerptLen)
 }
 
 func plural(n int64, one, many string) string {
@@ -169,4 +180,53 @@ func PostPageURL(id primitive.ObjectID, n int) string {
 		return postURL(id)
 	}
 	return postURL(id) + "?page=" + strconv.Itoa(n)
+}
+
+// ListPager places a page of a newest-first listing (posts, notifications)
+// among the others, which are found from the ids at its ends.
+type ListPager struct {
+	Path string // of the listing
+	// Query holds the listing's other parameters, such as its order, which
+	// every link keeps.
+	Query url.Values
+	First bool   // the page is the newest
+	Newer string // the id that the newer page ends before, or ""
+	Older string // the id that the older page starts after, or ""
+}
+
+// link returns the address of the page from the cursor param=id, or of the
+// first page when param is "".
+func (p ListPager) link(param, id string) string {
+	q := url.Values{}
+	for k, v := range p.Query {
+		q[k] = v
+	}
+	if param != "" {
+		q.Set(param, id)
+	}
+	if len(q) == 0 {
+		return p.Path
+	}
+	return p.Path + "?" + q.Encode()
+}
+
+func replyToID(c *forum.Comment) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID.Hex()
+}
+
+func replyToAuthor(c *forum.Comment) string {
+	if c == nil {
+		return ""
+	}
+	return c.Author
+}
+
+func replyToURL(c *forum.Comment) string {
+	if c == nil {
+		return ""
+	}
+	return commentURL(c.ID)
 }

@@ -67,13 +67,13 @@ func TestLayout(t *testing.T) {
 		{
 			name:      "signed out links to sign in and back",
 			page:      Page{Path: "/posts/abc?x=1&y=2"},
-			wants:     []string{`href="/login?next=/posts/abc%3Fx%3D1%26y%3D2" data-testid="login-link"`, `data-testid="register-link"`, `<body data-topics="" data-user="" data-live-worker="/static/live-worker.js?v=`},
+			wants:     []string{`href="/login?next=/posts/abc%3Fx%3D1%26y%3D2" data-testid="login-link"`, `data-testid="register-link"`, `<body data-topics="" data-events="" data-user="" data-live-worker="/static/live-worker.js?v=`},
 			unwanteds: []string{"unread-badge", "/logout", "/admin/stats"},
 		},
 		{
 			name:      "signed in without unread hides the badge",
 			page:      Page{User: &forum.User{Name: "alice"}, Topics: []string{"posts", "notifications"}},
-			wants:     []string{`<span id="unread-badge" class="badge" data-testid="unread-badge" hidden>0</span>`, `action="/logout"`, `<body data-topics="posts,notifications" data-user="000000000000000000000000"`},
+			wants:     []string{`<span id="unread-badge" class="badge" data-testid="unread-badge" hidden>0</span>`, `action="/logout"`, `<body data-topics="posts,notifications" data-events="" data-user="000000000000000000000000"`},
 			unwanteds: []string{"/admin/stats", `data-testid="login-link"`},
 		},
 		{
@@ -151,7 +151,7 @@ func TestPostViewPager(t *testing.T) {
 
 func TestNotificationItem(t *testing.T) {
 	n := &forum.Notification{ID: primitive.NewObjectID(), PostID: primitive.NewObjectID(), CommentID: primitive.NewObjectID(), Message: `bob commented on "x"`, CreatedAt: created}
-	link := `href="/posts/` + n.PostID.Hex() + `#comment-` + n.CommentID.Hex() + `"`
+	link := `href="/notifications/` + n.ID.Hex() + `"`
 	t.Run("unread has its own mark-read form", func(t *testing.T) {
 		got := render(t, NotificationItem(n))
 		assertContains(t, got, `class="notification unread"`, link, `name="id" value="`+n.ID.Hex()+`"`)

@@ -121,18 +121,26 @@ func TestE2ECommentNotifiesLive(t *testing.T) {
 	if got != "Mine has modes; I cannot leave it." {
 		t.Errorf("Bob's comment reads %q on Alice's page", got)
 	}
+	alice.WaitEqual("Alice has the thread open: its notification is read as it arrives", e2eNewest, "comment true")
+	alice.WaitEqual("so her badge stays clear", e2eBadge, "hidden")
+
+	// Away from the thread, the next comment counts as unread.
+	alice.Open("/")
+	alice.WaitLive()
+	alice.Do("mark the page", chromedp.Evaluate[chromedp.Void](e2eMark))
+	f.RegisterAPI("carol").Comment(postID, "Whichever is at hand.")
 	alice.WaitEqual("Alice's badge counts one unread", e2eBadge, "1")
 
 	notes := alice.Tab("alice-notifications")
 	notes.Open("/notifications")
 	notes.WaitLive()
-	notes.WaitEqual("the notification is listed", `String(document.querySelectorAll("#notifications > [data-testid=notification]").length)`, "1")
+	notes.WaitEqual("both notifications are listed", `String(document.querySelectorAll("#notifications > [data-testid=notification]").length)`, "2")
 	text := e2eEval[string](notes, `document.querySelector("[data-testid=notification-link]").textContent`)
-	if !strings.Contains(text, "bob commented on") || !strings.Contains(text, "Which editor do you use?") {
+	if !strings.Contains(text, "carol commented on") || !strings.Contains(text, "Which editor do you use?") {
 		t.Errorf("the notification reads %q", text)
 	}
 	href := e2eEval[string](notes, `document.querySelector("[data-testid=notification-link]").getAttribute("href")`)
-	if want := "/posts/" + postID + "#comment-" + ids[1]; href != want {
+	if want := "/notifications/" + e2eEval[string](notes, `document.querySelector("[data-testid=notification]").dataset.id`); href != want {
 		t.Errorf("the notification links to %q, want %q", href, want)
 	}
 	notes.WaitEqual("the badge of the notifications tab counts one", e2eBadge, "1")
@@ -322,7 +330,7 @@ func TestE2EHostileContentStaysText(t *testing.T) {
 	alice.WaitFor("the hostile comment arrives live", `!!document.getElementById("comment-`+commentID+`")`)
 	text("live comment", "#comment-"+commentID+" [data-testid=comment-body]", comment)
 	safe("live comment")
-	alice.WaitEqual("Alice is notified", e2eBadge, "1")
+	alice.WaitEqual("Alice is notified, and as she has the thread open it is read", e2eNewest, "comment true")
 
 	alice.Open("/notifications")
 	contains("notifications", "[data-testid=notification-link]", `<img src=x onerror=`, `</script><script>`)

@@ -160,13 +160,19 @@ func limitParam(r *http.Request, def int) (int, error) {
 	return n, nil
 }
 
-func (s *Server) handleAPIPosts(w http.ResponseWriter, r *http.Request) {
+// pageParams returns the limit and the before cursor of a newest-first
+// listing's query.
+func pageParams(r *http.Request) (int, primitive.ObjectID, error) {
 	limit, err := limitParam(r, forum.DefaultPageSize)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return 0, primitive.NilObjectID, err
 	}
 	before, err := optionalID(r.URL.Query().Get("before"))
+	return limit, before, err
+}
+
+func (s *Server) handleAPIPosts(w http.ResponseWriter, r *http.Request) {
+	limit, before, err := pageParams(r)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -268,13 +274,19 @@ func (s *Server) handleAPICreateComment(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	var in struct {
-		Body string `json:"body"`
+		Body    string `json:"body"`
+		ReplyTo string `json:"replyTo"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	c, err := s.store.CreateComment(r.Context(), u, id, in.Body)
+	replyTo, err := optionalID(in.ReplyTo)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	c, err := s.store.CreateComment(r.Context(), u, id, in.Body, forum.ReplyTo(replyTo))
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -288,7 +300,12 @@ func (s *Server) handleAPINotifications(w http.ResponseWriter, r *http.Request) 
 		s.error(w, r, err)
 		return
 	}
-	ns, err := s.store.Notifications(r.Context(), u.ID)
+	limit, before, err := pageParams(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	ns, err := s.store.Notifications(r.Context(), u.ID, limit, before)
 	if err != nil {
 		s.error(w, r, err)
 		return

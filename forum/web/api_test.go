@@ -224,7 +224,7 @@ func TestCommentsAndNotificationsAPI(t *testing.T) {
 	resp, body = alice.get("/api/notifications")
 	wantStatus(t, resp, body, http.StatusOK)
 	ns := decodeList(t, body)
-	if len(ns) != 2 || keys(ns[0]) != "actor,commentId,createdAt,id,kind,message,postId,read" {
+	if len(ns) != 2 || keys(ns[0]) != "actor,commentId,createdAt,excerpt,id,kind,message,postId,read" {
 		t.Fatalf("notifications: got %s", body)
 	}
 	if ns[1]["commentId"] != c1["id"] || ns[1]["kind"] != "comment" || ns[1]["actor"] != "bob" || ns[1]["postId"] != postID || ns[1]["read"] != false {

@@ -91,7 +91,7 @@ func TestCommentsSurviveClientsHangingUp(t *testing.T) {
 	}
 
 	aliceID, _ := forum.ParseID(authorID)
-	ns, err := store.Notifications(ctx, aliceID)
+	ns, err := store.Notifications(ctx, aliceID, forum.MaxPageSize, primitive.NilObjectID)
 	if err != nil {
 		t.Fatal(err)
 	}

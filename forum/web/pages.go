@@ -31,6 +31,10 @@ func (s *Server) registerPageRoutes(r *mux.Router) {
 	r.HandleFunc("/logout/everywhere", s.handleLogoutEverywhere).Methods(http.MethodPost)
 	r.HandleFunc("/notifications", s.handleNotifications).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/notifications/read", s.handleMarkRead).Methods(http.MethodPost)
+	r.HandleFunc("/notifications/{id}", s.handleNotificationOpen).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/comments/{id}", s.handleCommentLocation).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/comments/{id}/reply", s.handleCommentReply).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/favicon.ico", handleFavicon).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/admin/stats", s.handleAdminStats).Methods(http.MethodGet, http.MethodHead)
 }
 
@@ -93,29 +97,30 @@ func toLogin(w http.ResponseWriter, r *http.Request, next string) {
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	before, err := optionalID(r.URL.Query().Get("before"))
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
+	ctx := r.Context()
 	// The front page lists by latest activity; ?sort=new by creation.
 	sort := cmp.Or(r.URL.Query().Get("sort"), forum.SortActivity)
-	var topics []string
-	if before.IsZero() {
-		topics = []string{topicPosts}
-	}
-	p := s.page(r, "Forum", topics...)
-	posts, err := s.store.Posts(r.Context(), sort, forum.DefaultPageSize+1, before)
+	posts, pager, err := readPage(r.URL.Query(), forum.DefaultPageSize, func(p *forum.Post) primitive.ObjectID { return p.ID },
+		func(limit int, before primitive.ObjectID) ([]*forum.Post, error) {
+			return s.store.Posts(ctx, sort, limit, before)
+		},
+		func(limit int, after primitive.ObjectID) ([]*forum.Post, error) {
+			return s.store.PostsAfter(ctx, sort, limit, after)
+		})
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	older := ""
-	if len(posts) > forum.DefaultPageSize {
-		posts = posts[:forum.DefaultPageSize]
-		older = posts[len(posts)-1].ID.Hex()
+	// Only the first page goes live: new posts would not belong on another.
+	var topics []string
+	if pager.First {
+		topics = []string{topicPosts}
 	}
-	s.render(w, r, http.StatusOK, views.Home(p, posts, sort, older))
+	pager.Path = "/"
+	if sort != forum.SortActivity {
+		pager.Query = url.Values{"sort": {sort}}
+	}
+	s.render(w, r, http.StatusOK, views.Home(s.page(r, "", topics...), posts, sort, pager))
 }
 
 func (s *Server) handleNewPost(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +174,29 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.showPost(w, r, http.StatusOK, p, n, views.Form{})
+	f, err := s.replyForm(r, p, r.URL.Query().Get("replyTo"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.showPost(w, r, http.StatusOK, p, n, f)
+}
+
+// replyForm returns the comment form of post p set to reply to the comment
+// with id replyTo, or an empty one when replyTo is "".
+func (s *Server) replyForm(r *http.Request, p *forum.Post, replyTo string) (views.Form, error) {
+	id, err := optionalID(replyTo)
+	if err != nil || id.IsZero() {
+		return views.Form{}, err
+	}
+	c, _, err := s.store.CommentPlace(r.Context(), id)
+	if err != nil {
+		return views.Form{}, err
+	}
+	if c.PostID != p.ID {
+		return views.Form{}, forum.Errorf(forum.EINVALID, "Comment %s is on another post: reply to it there.", id.Hex())
+	}
+	return views.Form{ReplyTo: c}, nil
 }
 
 // threadPages is how many pages a post's comments fill: one when it has
@@ -223,11 +250,21 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	c, err := s.store.CreateComment(r.Context(), u, p.ID, formText(r, "body"))
+	replyTo, err := optionalID(r.PostFormValue("replyTo"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	c, err := s.store.CreateComment(r.Context(), u, p.ID, formText(r, "body"), forum.ReplyTo(replyTo))
 	if err != nil {
 		if forum.ErrorCode(err) == forum.EINVALID {
-			// On the last page, where the comment would have gone.
-			s.showPost(w, r, http.StatusBadRequest, p, threadPages(p), formOf(r, err, "body"))
+			// On the last page, where the comment would have gone, still
+			// replying if the reply was not what was wrong.
+			f := formOf(r, err, "body")
+			if rf, rErr := s.replyForm(r, p, r.PostFormValue("replyTo")); rErr == nil {
+				f.ReplyTo = rf.ReplyTo
+			}
+			s.showPost(w, r, http.StatusBadRequest, p, threadPages(p), f)
 			return
 		}
 		s.error(w, r, err)
@@ -313,13 +350,20 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 		toLogin(w, r, r.URL.RequestURI())
 		return
 	}
-	p := s.page(r, "Notifications")
-	ns, err := s.store.Notifications(r.Context(), u.ID)
+	ctx := r.Context()
+	ns, pager, err := readPage(r.URL.Query(), forum.DefaultPageSize, func(n *forum.Notification) primitive.ObjectID { return n.ID },
+		func(limit int, before primitive.ObjectID) ([]*forum.Notification, error) {
+			return s.store.Notifications(ctx, u.ID, limit, before)
+		},
+		func(limit int, after primitive.ObjectID) ([]*forum.Notification, error) {
+			return s.store.NotificationsAfter(ctx, u.ID, limit, after)
+		})
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, views.Notifications(p, ns))
+	pager.Path = "/notifications"
+	s.render(w, r, http.StatusOK, views.Notifications(s.page(r, "Notifications"), ns, pager))
 }
 
 func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request) {

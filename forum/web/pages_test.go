@@ -65,7 +65,7 @@ func TestPagesWorkWithoutJavaScript(t *testing.T) {
 		t.Fatalf("after commenting: redirect to %q", loc)
 	}
 	resp, body = alice.get(postPath)
-	wantPage(t, resp, body, http.StatusOK, "First post", "Nice post!", "Line one\nLine two")
+	wantPage(t, resp, body, http.StatusOK, "First post", "Nice post!", "Line one<br>\nLine two")
 
 	resp, body = alice.get("/notifications")
 	wantPage(t, resp, body, http.StatusOK, "bob", `id="unread-badge"`)

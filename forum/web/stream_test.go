@@ -168,7 +168,7 @@ func TestLiveEventsCarryAPIFieldsAndTheRenderedItem(t *testing.T) {
 		}
 	}
 	got = decodeObject(t, note.Data)
-	if got["actor"] != "bob" || got["postId"] != postID || keys(got) != "actor,commentId,createdAt,html,id,kind,message,postId,read" {
+	if got["actor"] != "bob" || got["postId"] != postID || keys(got) != "actor,commentId,createdAt,excerpt,html,id,kind,message,postId,read" {
 		t.Fatalf("notification event: %s", note.Data)
 	}
 	alice.postJSON("/api/notifications/read", nil)
