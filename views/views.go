@@ -87,6 +87,11 @@ func commentsURL(id primitive.ObjectID) string {
 	return postURL(id) + "/comments"
 }
 
+// typingURL is where the comment form says that its writer is typing.
+func typingURL(id primitive.ObjectID) string {
+	return "/api" + postURL(id) + "/typing"
+}
+
 func notificationURL(n *forum.Notification) string {
 	return postURL(n.PostID) + "#comment-" + n.CommentID.Hex()
 }
