@@ -17,6 +17,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
@@ -82,6 +83,9 @@ func startHubLogged(t *testing.T, db lungo.IDatabase, store streams.Store, opts 
 	t.Helper()
 	hub := streams.New(log, db, store, opts)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, err := primitive.ObjectIDFromHex(r.URL.Query().Get("user")); err == nil {
+			r = r.WithContext(streams.AsUser(r.Context(), id))
+		}
 		hub.Serve(w, r, r.URL.Query()["topic"], nil)
 	})
 	srv.Start()

@@ -123,8 +123,7 @@ type presence struct {
 	opts   Options
 	opened func() // counts a change stream opened
 
-	write chan struct{} // capacity 1: there may be something to write
-	send  chan struct{} // capacity 1: there may be something to send
+	send chan struct{} // capacity 1: there may be something to send
 
 	mu        sync.Mutex
 	local     map[string]*thread              // this instance's, by comments topic
@@ -153,7 +152,6 @@ func newPresence(log *slog.Logger, coll lungo.ICollection, opts Options, opened 
 		id:        rand.Text(),
 		opts:      opts,
 		opened:    opened,
-		write:     make(chan struct{}, 1),
 		send:      make(chan struct{}, 1),
 		local:     map[string]*thread{},
 		users:     map[string]int{},
@@ -173,13 +171,11 @@ func newPresence(log *slog.Logger, coll lungo.ICollection, opts Options, opened 
 	}
 }
 
-// wake tells both loops that something changed. It never blocks.
+// wake tells the send loop that something changed. It never blocks.
 func (p *presence) wake() {
-	for _, c := range []chan struct{}{p.write, p.send} {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
+	select {
+	case p.send <- struct{}{}:
+	default:
 	}
 }
 
@@ -406,7 +402,8 @@ func (p *presence) sendLoop(ctx context.Context) {
 	p.loop(ctx, p.send, p.sendDue)
 }
 
-// loop calls do at every tick, and when woken, until ctx is done.
+// loop calls do at every tick, and when woken if wake is not nil, until
+// ctx is done.
 func (p *presence) loop(ctx context.Context, wake <-chan struct{}, do func(now time.Time)) {
 	t := time.NewTicker(p.tick())
 	defer t.Stop()
@@ -461,11 +458,13 @@ func (p *presence) sendDue(now time.Time) {
 }
 
 // writeLoop writes what changed and is due, and refreshes this instance's
-// entries before they expire, until ctx is done; then it deletes them.
+// entries before they expire, until ctx is done; then it deletes them. It
+// writes at ticks only, never on a change, so that the writes of all the
+// threads due at a tick go in one request: at most four a second.
 func (p *presence) writeLoop(ctx context.Context) {
 	defer p.withdraw(ctx)
 	p.index(ctx)
-	p.loop(ctx, p.write, func(now time.Time) { p.flush(ctx, now) })
+	p.loop(ctx, nil, func(now time.Time) { p.flush(ctx, now) })
 }
 
 // index creates the TTL index that sweeps the entries of instances that

@@ -74,8 +74,11 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.router.Use(s.withUser)
 	s.router.PathPrefix("/static/").Handler(static.Handler())
 	api := s.router.PathPrefix("/api").Subrouter()
-	s.registerAPIRoutes(api)
+	// Before the API's own routes: in gorilla/mux 1.8.1 a route tried after
+	// a method mismatch, whose first matcher (the /api prefix) matches,
+	// clears the mismatch, and POST /api/stats would be a 404, not a 405.
 	s.registerPresenceRoutes(api)
+	s.registerAPIRoutes(api)
 	s.registerStreamRoutes(s.router.PathPrefix("/stream").Subrouter())
 	s.registerPageRoutes(s.router)
 	s.registerAdminRoutes(s.router)
