@@ -272,12 +272,14 @@ func TestPresenceWritesDependOnThreadsNotViewers(t *testing.T) {
 			clients = append(clients, connectAs(t, s, primitive.NilObjectID, topic))
 		}
 	}
+	// Each thread's entry is written once its readers are counted...
+	eventually(t, "every thread's entry written", func() bool { return cdb.threadWrites.Load() >= threads })
 	for _, c := range clients {
 		c.close()
 	}
-	elapsed := time.Since(began)
-	// Once all have gone, the last write of each thread deletes its entry.
+	// ...and deleted by the last write once they have all gone.
 	eventually(t, "every thread's entry deleted", func() bool { return cdb.deletes.Load() == threads })
+	elapsed := time.Since(began)
 	intervals := int64(elapsed/opts.PresenceInterval) + 2
 	if w := cdb.threadWrites.Load(); w > threads*intervals || w >= 2*threads*perThread {
 		t.Fatalf("%d thread writes for %d joins and leaves on %d threads in %v: want at most %d, one per thread per interval",
