@@ -33,6 +33,9 @@ const (
 	PostsCollection         = "posts"
 	CommentsCollection      = "comments"
 	NotificationsCollection = "notifications"
+	// PresenceCollection holds who is reading and typing where, per
+	// instance: live state, not history (see package streams).
+	PresenceCollection = "presence"
 )
 
 // Error is a domain error whose Message is safe to show to a user.

@@ -483,6 +483,73 @@
     }
   }
 
+  // Presence: who reads the thread, who is replying, who is online. The
+  // events are state, sent at connect and on change; each replaces what
+  // its line shows. The lines are aria-live regions, so a change is read
+  // out, and only a change: the same text is not written again.
+
+  // TYPING_EVERY is how often, at most, the comment form says that its
+  // writer is typing; the server keeps a typer for 8 s after the last.
+  const TYPING_EVERY = 3000;
+
+  // sentence joins names: "ann", "ann and ben", "ann, ben and cy".
+  function sentence(names) {
+    if (names.length <= 1) {
+      return names.join("");
+    }
+    return names.slice(0, -1).join(", ") + " and " + names[names.length - 1];
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) {
+      el.textContent = text;
+    }
+  }
+
+  function onPresence(data) {
+    const el = document.getElementById("presence");
+    if (!el || el.dataset.post !== data.postId || !Number.isFinite(data.viewers)) {
+      return;
+    }
+    const names = Array.isArray(data.replying) ? data.replying.map(String) : [];
+    let text = data.viewers + " reading";
+    if (names.length > 0) {
+      text += " · " + sentence(names) + (names.length === 1 ? " is" : " are") + " replying…";
+    }
+    setText(el, text);
+  }
+
+  function onOnline(data) {
+    const el = document.getElementById("online");
+    if (!el || !Number.isFinite(data.users) || !Number.isFinite(data.guests)) {
+      return;
+    }
+    setText(el, data.users + data.guests + " online");
+    el.title = data.users + " signed in, " + data.guests + (data.guests === 1 ? " guest" : " guests");
+  }
+
+  // watchTyping tells the server, while the comment field changes, that
+  // its writer is typing.
+  function watchTyping(form) {
+    const field = form.querySelector("textarea");
+    let last = 0;
+    if (!field) {
+      return;
+    }
+    field.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - last < TYPING_EVERY) {
+        return;
+      }
+      last = now;
+      fetch(form.dataset.typingUrl, { method: "POST", credentials: "same-origin" }).catch(() => {});
+    });
+  }
+
+  for (const form of document.querySelectorAll("form[data-typing-url]")) {
+    watchTyping(form);
+  }
+
   // Catching up: after a reset, or a connection that could not resume, the
   // live lists of the page are replaced by a fresh copy; items that arrived
   // while it was on its way, newer than all of it, stay. Forms are left
@@ -671,6 +738,8 @@
     notification: onNotification,
     unread: (data) => setUnread(data.count),
     stats: onStats,
+    presence: onPresence,
+    online: onOnline,
   };
 
   function setStatus(state) {

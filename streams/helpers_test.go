@@ -17,6 +17,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
@@ -32,7 +33,8 @@ const wait = 15 * time.Second
 const testHistory = time.Minute
 
 // quiet are options under which nothing happens unasked.
-var quiet = streams.Options{History: testHistory, Heartbeat: time.Hour, StatsInterval: time.Hour}
+// Presence then only goes out at connect, to a thread's only reader.
+var quiet = streams.Options{History: testHistory, Heartbeat: time.Hour, StatsInterval: time.Hour, PresenceInterval: time.Hour, OnlineInterval: time.Hour}
 
 // openDB opens the data file at path: on plain lungo, or through the
 // MongoDB double when FORUM_TEST_DOUBLE=mongo.
@@ -81,6 +83,9 @@ func startHubLogged(t *testing.T, db lungo.IDatabase, store streams.Store, opts 
 	t.Helper()
 	hub := streams.New(log, db, store, opts)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, err := primitive.ObjectIDFromHex(r.URL.Query().Get("user")); err == nil {
+			r = r.WithContext(streams.AsUser(r.Context(), id))
+		}
 		hub.Serve(w, r, r.URL.Query()["topic"], nil)
 	})
 	srv.Start()
@@ -104,8 +109,13 @@ func startHubLogged(t *testing.T, db lungo.IDatabase, store streams.Store, opts 
 	}
 	t.Cleanup(s.stop)
 	eventually(t, "hub ready", func() bool { return hub.Ready() == nil })
+	eventually(t, "every change stream open", func() bool { return hub.ChangeStreamsOpened() >= changeStreams })
 	return s
 }
+
+// changeStreams is how many change streams a hub opens: one per watched
+// collection (posts, comments, notifications) and one for presence.
+const changeStreams = 4
 
 // eventually waits until ok holds.
 func eventually(t *testing.T, what string, ok func() bool) {
@@ -123,6 +133,10 @@ func eventually(t *testing.T, what string, ok func() bool) {
 type client struct {
 	resp   *http.Response
 	frames chan ssetest.Event
+	// states gets the presence and online events, which every stream
+	// gets at connect and on change, apart from the others, so that tests
+	// of other events need not skip them.
+	states chan ssetest.Event
 	err    error // why the stream ended, once frames is closed
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -164,9 +178,10 @@ func streamRequest(t *testing.T, s *server, topics []string, lastID string, byQu
 // follow reads the frames of a stream's response, and checks its head.
 func follow(t *testing.T, resp *http.Response, cancel context.CancelFunc) *client {
 	t.Helper()
-	c := &client{resp: resp, frames: make(chan ssetest.Event, 1024), cancel: cancel, done: make(chan struct{})}
+	c := &client{resp: resp, frames: make(chan ssetest.Event, 1024), states: make(chan ssetest.Event, 1024), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
+		defer close(c.states)
 		defer close(c.frames)
 		r := ssetest.NewReader(resp.Body)
 		for {
@@ -174,6 +189,14 @@ func follow(t *testing.T, resp *http.Response, cancel context.CancelFunc) *clien
 			if err != nil {
 				c.err = err
 				return
+			}
+			if e.Event == streams.EventPresence || e.Event == streams.EventOnline {
+				// Dropped if nobody reads them; a test that does reads on.
+				select {
+				case c.states <- e:
+				default:
+				}
+				continue
 			}
 			c.frames <- e
 		}

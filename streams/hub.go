@@ -71,6 +71,19 @@ type Options struct {
 	// instance, as one from another instance can be, waits for it to get
 	// there; past it, the stream gets a reset: 5s.
 	CatchUp time.Duration
+	// PresenceExpiry is how long an instance's presence counts after it
+	// last refreshed it, which it does a third of it before: 30s. An
+	// instance that dies or is cut off stops counting within it.
+	PresenceExpiry time.Duration
+	// PresenceInterval is how often, at most, a thread's presence is
+	// written and sent: 1s.
+	PresenceInterval time.Duration
+	// OnlineInterval is how often, at most, who is online is written and
+	// sent: 5s.
+	OnlineInterval time.Duration
+	// TypingTimeout is how long a user counts as replying after their
+	// last typing signal: 8s.
+	TypingTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -84,6 +97,10 @@ func (o Options) withDefaults() Options {
 	def(&o.CanaryInterval, 10*time.Second)
 	def(&o.MaxAwait, time.Second)
 	def(&o.DownGrace, 5*time.Second)
+	def(&o.PresenceExpiry, 30*time.Second)
+	def(&o.PresenceInterval, time.Second)
+	def(&o.OnlineInterval, 5*time.Second)
+	def(&o.TypingTimeout, 8*time.Second)
 	return o
 }
 
@@ -106,6 +123,8 @@ type Hub struct {
 	ready  chan struct{} // closed once every watcher has caught up
 	kick   chan struct{} // asks the stats loop for a snapshot now
 	unread unreadQueue
+
+	presence *presence
 
 	opened   atomic.Int64 // change streams opened
 	computed atomic.Int64 // stats computations
@@ -156,6 +175,10 @@ func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
 	for _, f := range feeds {
 		h.down[f.coll] = now
 	}
+	h.presence = newPresence(log, db.Collection(forum.PresenceCollection), opts, func() {
+		h.opened.Add(1)
+		h.metrics.openedVec.WithLabelValues(forum.PresenceCollection).Inc()
+	})
 	h.engine = fanout.New(log, fanout.Options{
 		Start:         starts,
 		History:       opts.History,
@@ -170,7 +193,9 @@ func New(log *slog.Logger, db lungo.IDatabase, store Store, opts Options) *Hub {
 		Future: func(_ int, p fanout.Position) bool {
 			return int64(p.Time>>32) > time.Now().Add(maxSkew).Unix()
 		},
+		Listeners: h.presence.listeners,
 	})
+	h.presence.engine = h.engine
 	return h
 }
 
@@ -201,6 +226,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Go(func() { h.canaryLoop(ctx) })
 	wg.Go(func() { h.unreadLoop(ctx) })
 	wg.Go(func() { h.healthLoop(ctx) })
+	wg.Go(func() { h.presence.watch(ctx) })
+	wg.Go(func() { h.presence.sendLoop(ctx) })
+	wg.Go(func() { h.presence.writeLoop(ctx) })
 	<-ctx.Done()
 
 	close(h.done)
@@ -299,6 +327,13 @@ func (h *Hub) ChangeStreamsOpened() int64 {
 // StatsComputed returns how many times the hub has computed the stats.
 func (h *Hub) StatsComputed() int64 {
 	return h.computed.Load()
+}
+
+// Typing records that user, called name, is typing a comment on post. It
+// costs no more than a map update: the hub writes who types where at most
+// once per interval per thread, whatever the signals.
+func (h *Hub) Typing(post, user primitive.ObjectID, name string) {
+	h.presence.typed(CommentsTopic(post), user.Hex(), name, time.Now())
 }
 
 // LastEventID returns the id of the newest change the hub has seen in each

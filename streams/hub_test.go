@@ -341,8 +341,8 @@ func TestOneChangeStreamPerCollectionWhateverTheListeners(t *testing.T) {
 	u := users(t, store, "alice")[0]
 	check := func(listeners int) {
 		t.Helper()
-		if w, o := fdb.watches.Load(), s.hub.ChangeStreamsOpened(); w != 3 || o != 3 {
-			t.Fatalf("with %d listeners: %d change streams watched, %d opened, want 3", listeners, w, o)
+		if w, o := fdb.watches.Load(), s.hub.ChangeStreamsOpened(); w != changeStreams || o != changeStreams {
+			t.Fatalf("with %d listeners: %d change streams watched, %d opened, want %d", listeners, w, o, changeStreams)
 		}
 	}
 	first := connect(t, s, []string{streams.PostsTopic}, "", false)

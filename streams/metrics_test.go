@@ -89,7 +89,8 @@ func TestMetricsCountDeliveriesResumesAndResets(t *testing.T) {
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 1)
 	post(t, store, u, "One")
 	titles(t, live, 1)
-	metricIs(t, s.hub, `forum_events_delivered_total`, 1)
+	// Each stream of the posts also gets who is online when it connects.
+	metricIs(t, s.hub, `forum_events_delivered_total`, 2)
 	metricIs(t, s.hub, `forum_delivery_lag_seconds_count`, 1)
 	if lag := scrape(t, s.hub)[`forum_delivery_lag_seconds_sum`]; lag <= 0 || lag > 5 {
 		t.Errorf("delivery lag of a live post: %vs", lag)
@@ -98,12 +99,12 @@ func TestMetricsCountDeliveriesResumesAndResets(t *testing.T) {
 	resumed := connect(t, s, []string{streams.PostsTopic}, from, false)
 	titles(t, resumed, 1)
 	metricIs(t, s.hub, `forum_resumes_total`, 1)
-	metricIs(t, s.hub, `forum_events_delivered_total`, 2)
+	metricIs(t, s.hub, `forum_events_delivered_total`, 4)
 
 	reset := connect(t, s, []string{streams.PostsTopic}, "not-an-id", false)
 	reset.expect(t, "reset")
 	metricIs(t, s.hub, `forum_resets_total{reason="malformed_id"}`, 1)
-	metricIs(t, s.hub, `forum_events_delivered_total`, 3)
+	metricIs(t, s.hub, `forum_events_delivered_total`, 6)
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 3)
 	metricIs(t, s.hub, `forum_delivery_lag_seconds_count`, 2)
 }
@@ -157,12 +158,12 @@ func TestStreamsLogOpenAndCloseWithKindsOnly(t *testing.T) {
 	c.expect(t, "unread")
 	logs.Logged(t, "level=INFO", `msg="stream opened"`, "topics=notifications,comments")
 	c.close()
-	line := logs.Logged(t, `msg="stream closed"`, "topics=notifications,comments", `reason="client gone"`, "events=1", "duration=")
+	line := logs.Logged(t, `msg="stream closed"`, "topics=notifications,comments", `reason="client gone"`, "events=2", "duration=")
 
 	connect(t, s, []string{streams.PostsTopic}, "", false)
 	metricIs(t, s.hub, `forum_streams_open{topic="posts"}`, 1)
 	s.stop()
-	logs.Logged(t, `msg="stream closed"`, "topics=posts", "reason=shutdown", "events=0")
+	logs.Logged(t, `msg="stream closed"`, "topics=posts", "reason=shutdown", "events=1")
 
 	for _, id := range []string{u.ID.Hex(), p.ID.Hex()} {
 		if strings.Contains(logs.String(), id) {

@@ -19,6 +19,8 @@ const readyWait = 10 * time.Second
 // that id; if the hub cannot tell what came after it, the client gets a
 // reset event. While the hub is not ready, clients are sent away with a
 // jittered retry delay, to come back here or go to a healthy instance.
+// A stream of a context from AsUser counts as its user online, any other
+// as a guest.
 // ended, if not nil, is called once when the stream is over, served or
 // refused; Serve may return before.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string, ended func()) {
@@ -41,7 +43,14 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topics []string, end
 		ended()
 		return
 	}
-	h.engine.Serve(w, r, fanout.Subscription{Topics: topics, Kinds: kinds, First: h.first, Ended: ended})
+	// Every stream also listens to its online topic, whose listeners are
+	// who is online (see presence.go).
+	topics = append(topics, onlineTopic(viewer(r.Context())))
+	first := func(ctx context.Context, l *fanout.Listener) {
+		h.first(ctx, l)
+		h.presence.first(l)
+	}
+	h.engine.Serve(w, r, fanout.Subscription{Topics: topics, Kinds: kinds, First: first, Ended: ended})
 }
 
 // RefuseBusy answers a stream request the way a full hub does, with a long

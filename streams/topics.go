@@ -33,6 +33,12 @@ const (
 	EventNotification   = "notification"
 	EventUnread         = "unread"
 	EventStats          = "stats"
+	// EventPresence, on a post's comments topic, says how many streams
+	// read the thread and who is typing a comment there.
+	EventPresence = "presence"
+	// EventOnline, on PostsTopic, says how many users and guests are on
+	// the forum.
+	EventOnline = "online"
 )
 
 // Topic kinds: what a topic counts as in Streams and in log lines, without
@@ -43,6 +49,24 @@ const (
 	notificationsKind = "notifications"
 	statsKind         = "stats"
 )
+
+// onlineKind is that of the topics the hub adds to every stream, one per
+// signed-in user and one for all guests, whose listeners are the streams
+// that count as online (see presence.go). No client can ask for them, and
+// nothing is published on them.
+const onlineKind = "online"
+
+// guestTopic is the online topic of signed-out streams.
+const guestTopic = onlineKind + ":guest"
+
+// onlineTopic returns the online topic of a stream of user, or of a guest
+// if user is zero.
+func onlineTopic(user primitive.ObjectID) string {
+	if user.IsZero() {
+		return guestTopic
+	}
+	return onlineKind + ":" + user.Hex()
+}
 
 // kinds are all topic kinds.
 var kinds = []string{postsKind, commentsKind, notificationsKind, statsKind}

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"forum/forum"
 	"forum/streams/fanout"
 )
 
@@ -254,6 +255,9 @@ func (w *watcher) handle(ctx context.Context, cs lungo.IChangeStream) (*change, 
 		return c, errInvalidated
 	}
 	ev, err := w.feed.event(w.hub, c)
+	if w.feed.coll == forum.CommentsCollection && c.OperationType == "insert" {
+		w.hub.presence.commentPublished(c.FullDocument)
+	}
 	if !ev.unread.IsZero() {
 		w.dirty = append(w.dirty, ev.unread)
 	}

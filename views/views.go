@@ -94,6 +94,11 @@ func commentsURL(id primitive.ObjectID) string {
 	return postURL(id) + "/comments"
 }
 
+// typingURL is where the comment form says that its writer is typing.
+func typingURL(id primitive.ObjectID) string {
+	return "/api" + postURL(id) + "/typing"
+}
+
 // notificationURL goes through the route that marks the notification read
 // on its way to what it is about.
 func notificationURL(n *forum.Notification) string {

@@ -92,7 +92,10 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestMetricsCountWhatStreamsDeliver(t *testing.T) {
-	srv := newServer(t)
+	db, store := newStore(t)
+	// Presence then goes out only at connect, where each stream of the
+	// posts gets who is online.
+	srv, _ := startServerWith(t, db, store, httptest.NewServer, slog.New(slog.DiscardHandler), streams.Options{PresenceInterval: time.Hour, OnlineInterval: time.Hour})
 	alice, scraper := newClient(t, srv), newClient(t, srv)
 	alice.register("alice")
 	m := scraper.scrape()
@@ -113,7 +116,7 @@ func TestMetricsCountWhatStreamsDeliver(t *testing.T) {
 	scraper.metricIs(`forum_streams_open{topic="posts"}`, 1)
 	alice.createPost("Hello", "b")
 	e := posts.nextOf(t, "post")
-	scraper.metricIs(`forum_events_delivered_total`, 1)
+	scraper.metricIs(`forum_events_delivered_total`, 2)
 	scraper.metricIs(`forum_delivery_lag_seconds_count`, 1)
 
 	alice.stream("/stream/posts", "Last-Event-ID", e.ID)
@@ -121,7 +124,7 @@ func TestMetricsCountWhatStreamsDeliver(t *testing.T) {
 	reset := alice.stream("/stream/posts", "Last-Event-ID", "nope")
 	reset.nextOf(t, "reset")
 	scraper.metricIs(`forum_resets_total{reason="malformed_id"}`, 1)
-	scraper.metricIs(`forum_events_delivered_total`, 2)
+	scraper.metricIs(`forum_events_delivered_total`, 5)
 	scraper.metricIs(`forum_streams_open{topic="posts"}`, 3)
 }
 

@@ -226,7 +226,8 @@ func pageParam(r *http.Request, p *forum.Post) (int, error) {
 // read with a skip (see forum.Store.Comments), and the number of pages comes
 // from the post's count of comments.
 func (s *Server) showPost(w http.ResponseWriter, r *http.Request, status int, p *forum.Post, n int, f views.Form) {
-	page := s.page(r, p.Title, topicComments+p.ID.Hex())
+	// The posts topic too, for the header's count of who is online.
+	page := s.page(r, p.Title, topicComments+p.ID.Hex(), topicPosts)
 	cs, err := s.store.Comments(r.Context(), p.ID, (n-1)*forum.CommentPageSize, forum.CommentPageSize)
 	if err != nil {
 		s.error(w, r, err)

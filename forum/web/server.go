@@ -13,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"forum/forum"
 	"forum/static"
@@ -27,6 +28,8 @@ type Hub interface {
 	Serve(w http.ResponseWriter, r *http.Request, topics []string, ended func())
 	Ready() error
 	LastEventID() string
+	// Typing records that user, called name, is typing a comment on post.
+	Typing(post, user primitive.ObjectID, name string)
 }
 
 // Server routes HTTP requests to the forum.
@@ -42,6 +45,7 @@ type Server struct {
 	proxies  proxies
 	streams  *streamCounts
 	timeouts timeouts
+	typing   *typingSignals
 }
 
 // New returns a server over store and hub. key signs session cookies. It
@@ -57,6 +61,7 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 		metrics:  true,
 		streams:  newStreamCounts(),
 		timeouts: defaultTimeouts,
+		typing:   newTypingSignals(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -69,6 +74,10 @@ func New(log *slog.Logger, store *forum.Store, hub Hub, key []byte, opts ...Opti
 	s.router.Use(s.withUser)
 	s.router.PathPrefix("/static/").Handler(static.Handler())
 	api := s.router.PathPrefix("/api").Subrouter()
+	// Before the API's own routes: in gorilla/mux 1.8.1 a route tried after
+	// a method mismatch, whose first matcher (the /api prefix) matches,
+	// clears the mismatch, and POST /api/stats would be a 404, not a 405.
+	s.registerPresenceRoutes(api)
 	s.registerEditAPIRoutes(api)
 	s.registerUserAPIRoutes(api)
 	s.registerAPIRoutes(api)

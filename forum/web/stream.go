@@ -34,6 +34,8 @@ var eventTopics = map[string][]string{
 	streams.EventNotification:   {topicNotifications},
 	streams.EventUnread:         {topicNotifications},
 	streams.EventStats:          {topicStats},
+	streams.EventPresence:       {topicComments + "{postId}"},
+	streams.EventOnline:         {topicPosts},
 }
 
 // eventTopicsJSON is eventTopics as pages hand it to the browser.
@@ -84,6 +86,7 @@ func (s *Server) serveTopics(w http.ResponseWriter, r *http.Request, names []str
 	var user string
 	if u := userFrom(r); u != nil {
 		user = u.ID.Hex()
+		r = r.WithContext(streams.AsUser(r.Context(), u.ID))
 	}
 	release, ok := s.streams.take(user, clientHost(r))
 	if !ok {

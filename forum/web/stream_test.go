@@ -205,12 +205,20 @@ func TestOneStreamCarriesSeveralTopics(t *testing.T) {
 	seen := map[string]bool{}
 	bob.createComment(postID, "hi")
 	bob.createPost("bob's", "b")
-	wants := []string{"post", "post-updated", "comment", "notification", "unread", "stats"}
-	for _, want := range wants {
-		for !seen[want] {
-			seen[s.next(t).Event] = true
+	wants := []string{"post", "post-updated", "comment", "notification", "unread", "stats", "presence", "online"}
+	for !allSeen(seen, wants) {
+		seen[s.next(t).Event] = true
+	}
+}
+
+// allSeen reports whether every one of names is in seen.
+func allSeen(seen map[string]bool, names []string) bool {
+	for _, n := range names {
+		if !seen[n] {
+			return false
 		}
 	}
+	return true
 }
 
 func TestStatsEventCountsStreams(t *testing.T) {

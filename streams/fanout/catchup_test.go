@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,4 +178,58 @@ func TestClientLeavingWhileTheHubCatchesUpEndsItsStream(t *testing.T) {
 	if n := h.registered(); n != 0 {
 		t.Fatalf("%d streams registered after the client left while waiting", n)
 	}
+}
+
+func TestListenersCountsFollowJoinsAndEveryWayOfLeaving(t *testing.T) {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 1), Listeners: func(topic string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counts[topic] = n
+	}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Serve(w, r, Subscription{Topics: strings.Split(r.URL.Query().Get("t"), ",")})
+	}))
+	defer srv.Close()
+	count := func(topic string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return counts[topic]
+	}
+	waitCount := func(topic string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for count(topic) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has %d listeners, want %d", topic, count(topic), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	open := func(topics string) *http.Response {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "?t=" + topics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	a, b := open("x,y"), open("x")
+	waitCount("x", 2)
+	waitCount("y", 1)
+	a.Body.Close()
+	waitCount("x", 1)
+	waitCount("y", 0)
+	open("y")
+	waitCount("y", 1)
+	h.Kick()
+	waitCount("x", 0)
+	waitCount("y", 0)
+	b.Body.Close()
+	open("x")
+	waitCount("x", 1)
+	h.Close()
+	h.Wait()
+	waitCount("x", 0)
 }

@@ -54,6 +54,12 @@ type Options struct {
 	// source, as an id from an instance that has read further can be,
 	// waits for the hub to get there before it gets a reset instead: 5s.
 	CatchUp time.Duration
+	// Listeners, if not nil, is told the new number of listeners of a
+	// topic each time a stream joins or leaves it, however it leaves
+	// (gone, evicted, timed out, kicked, shut down). It is called under
+	// the hub's lock, so that the numbers come in the order they happened:
+	// it must be quick and must not call the hub.
+	Listeners func(topic string, n int)
 }
 
 func (o Options) withDefaults() Options {
@@ -371,6 +377,7 @@ func (h *Hub) register(l *Listener, id string, resume bool) ([]byte, chan struct
 			h.topics[t] = map[*Listener]struct{}{}
 		}
 		h.topics[t][l] = struct{}{}
+		h.listeners(t)
 	}
 	for _, k := range l.kinds {
 		h.counts[k]++
@@ -413,6 +420,7 @@ func (h *Hub) unregister(l *Listener) {
 		if len(h.topics[t]) == 0 {
 			delete(h.topics, t)
 		}
+		h.listeners(t)
 	}
 	for _, k := range l.kinds {
 		if h.counts[k]--; h.counts[k] == 0 {
@@ -421,6 +429,13 @@ func (h *Hub) unregister(l *Listener) {
 	}
 	h.open--
 	h.serving.Done()
+}
+
+// listeners tells Options.Listeners how many listeners topic has now.
+func (h *Hub) listeners(topic string) {
+	if h.opts.Listeners != nil {
+		h.opts.Listeners(topic, len(h.topics[topic]))
+	}
 }
 
 // lastEventID returns the id a client resumes from, if any.
