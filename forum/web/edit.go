@@ -275,7 +275,8 @@ func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, views.EditComment(s.page(r, "Edit comment"), c, formOf(r, err, "body")))
 		return
 	}
-	http.Redirect(w, r, views.PostPageURL(c.PostID, 1)+"#comment-"+c.ID.Hex(), http.StatusSeeOther)
+	// The comment's own address finds the page of the thread that shows it.
+	http.Redirect(w, r, "/comments/"+c.ID.Hex(), http.StatusSeeOther)
 }
 
 func (s *Server) handleDeleteComment(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"forum/forum"
 )
 
 func (c *client) sendJSON(method, path string, v any) (*http.Response, string) {
@@ -337,4 +339,18 @@ func TestPostsSortByActivityAndPage(t *testing.T) {
 	if strings.Index(page, "post-"+ids[1]) < strings.Index(page, "post-"+ids[3]) {
 		t.Error("front page ?sort=new does not list newest first")
 	}
+}
+
+func TestEditedCommentLeadsToTheThreadPageThatShowsIt(t *testing.T) {
+	db, store := newStore(t)
+	makeAdmin(t, store, "root")
+	srv, _ := startServer(t, db, store)
+	post, ids := seedThread(t, store, forum.CommentPageSize+1, numbered)
+	admin := newClient(t, srv)
+	admin.login("root")
+	last := ids[len(ids)-1]
+	resp, body := admin.postForm("/comments/"+last+"/edit", url.Values{"body": {"Edited on the second page"}})
+	wantRedirect(t, resp, body, "/comments/"+last)
+	resp, body = admin.get("/comments/" + last)
+	wantRedirect(t, resp, body, "/posts/"+post+"?page=2#comment-"+last)
 }
