@@ -8,7 +8,7 @@ const e2ePresence = `document.querySelector("[data-testid=presence]")?.textConte
 // Ann and Ben read one thread in two browsers. Ben sees Ann arrive, start
 // typing and, once her comment is out, stop replying; the header counts
 // who is online. Both lines are polite live regions that keep their room.
-func TestE2EYoursPresenceShowsReadersAndWhoIsReplying(t *testing.T) {
+func TestE2EPresenceShowsReadersAndWhoIsReplying(t *testing.T) {
 	f := e2eStartForum(t)
 	b := e2eStartBrowser(t, f)
 	ann := b.Person("ann")
