@@ -51,8 +51,11 @@ func TestEditsLocksAndDeletionsAreLiveOnThePostsAndTheThread(t *testing.T) {
 	us := users(t, store, "alice", "bob")
 	alice, bob := us[0], us[1]
 	admin := &forum.User{ID: alice.ID, Name: alice.Name, Admin: true}
-	p := post(t, store, alice, "Thread")
 	front := connect(t, s, []string{streams.PostsTopic}, "", false)
+	p := post(t, store, alice, "Thread")
+	// Once the new post has gone out, the listeners that join next cannot
+	// get it.
+	front.expect(t, "post")
 	thread := connect(t, s, []string{streams.CommentsTopic(p.ID)}, "", false)
 	both := connect(t, s, []string{streams.PostsTopic, streams.CommentsTopic(p.ID)}, "", false)
 	ctx := context.Background()
