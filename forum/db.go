@@ -230,7 +230,7 @@ type hello struct {
 // carry the forum, which needs change streams and a primary to write to, and
 // describes the deployment.
 func checkTopology(host string, h hello) (string, error) {
-	const see = "the forum needs a replica set or a sharded cluster (change streams): see README 'Using a real MongoDB'"
+	const see = "the forum needs a replica set or a sharded cluster (change streams): see README 'Running on MongoDB'"
 	switch {
 	case h.Msg == "isdbgrid":
 		return fmt.Sprintf("sharded cluster through mongos at %s", host), nil

@@ -16,7 +16,7 @@ func TestCheckTopology(t *testing.T) {
 		err  bool
 	}{
 		{"standalone", bson.M{"isWritablePrimary": true, "maxWireVersion": 21, "ok": 1.0},
-			"MongoDB at db:27017 is a standalone server; the forum needs a replica set or a sharded cluster (change streams): see README 'Using a real MongoDB'", true},
+			"MongoDB at db:27017 is a standalone server; the forum needs a replica set or a sharded cluster (change streams): see README 'Running on MongoDB'", true},
 		{"replica set primary", bson.M{"isWritablePrimary": true, "secondary": false, "setName": "rs0", "primary": "a:27017", "me": "a:27017", "hosts": bson.A{"a:27017", "b:27017"}, "ok": 1.0},
 			"replica set rs0, primary a:27017", false},
 		{"secondary only", bson.M{"isWritablePrimary": false, "secondary": true, "setName": "rs0", "me": "b:27017", "ok": 1.0},
