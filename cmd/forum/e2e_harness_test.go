@@ -659,8 +659,18 @@ func (tab *e2eTab) Fill(testid, text string) {
 // Click clicks the element with the data-testid.
 func (tab *e2eTab) Click(testid string) {
 	tab.t.Helper()
+	tab.waitLoaded()
 	sel := chromedp.CSS(e2eTestID(testid))
 	tab.Do("click "+testid, chromedp.WaitReady(sel), chromedp.Click(sel))
+}
+
+// waitLoaded waits until the tab's page has loaded and run its scripts, so
+// that what a test clicks does not move under the pointer as the page
+// settles (a click on a form's button that lands beside it submits
+// nothing).
+func (tab *e2eTab) waitLoaded() {
+	tab.t.Helper()
+	tab.WaitFor("the page to load", `document.readyState === "complete"`)
 }
 
 // e2eEval evaluates a JavaScript expression in the tab.
