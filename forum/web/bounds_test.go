@@ -20,6 +20,7 @@ import (
 	"forum/forum/web"
 	"forum/streams"
 	"forum/streams/ssetest"
+	"forum/streams/streamstest"
 )
 
 // Bounds of the servers below: short, so that the tests wait little. The
@@ -31,30 +32,17 @@ const (
 	noBound    = time.Minute
 )
 
-// logBuffer keeps a server's log for a test to look into.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.b.String(), s)
+// logged reports whether the log holds s.
+func logged(logs *streamstest.LogBuffer, s string) bool {
+	return strings.Contains(logs.String(), s)
 }
 
 // boundedServer starts a forum whose requests have read to send their body
 // and write to take their response. serve starts its listener.
-func boundedServer(t *testing.T, serve func(http.Handler) *httptest.Server, read, write time.Duration) (*httptest.Server, *forum.Store, *logBuffer) {
+func boundedServer(t *testing.T, serve func(http.Handler) *httptest.Server, read, write time.Duration) (*httptest.Server, *forum.Store, *streamstest.LogBuffer) {
 	t.Helper()
 	db, store := newStore(t)
-	logs := &logBuffer{}
+	logs := &streamstest.LogBuffer{}
 	srv, _ := startServerWith(t, db, store, serve, slog.New(slog.NewTextHandler(logs, nil)), streams.Options{}, web.WithTimeouts(read, write))
 	return srv, store, logs
 }
@@ -130,7 +118,7 @@ func TestSlowRequestBodyIsCutOffAfterTheReadBound(t *testing.T) {
 	stop := trickle(conn)
 	defer stop()
 	closedByServer(t, conn, conn)
-	waitFor(t, "the request logged as timed out", func() bool { return logs.has("path=/api/login status=408") })
+	waitFor(t, "the request logged as timed out", func() bool { return logged(logs, "path=/api/login status=408") })
 }
 
 func TestUnreadResponseIsCutOffAfterTheWriteBound(t *testing.T) {
@@ -149,7 +137,7 @@ func TestUnreadResponseIsCutOffAfterTheWriteBound(t *testing.T) {
 	}
 	// The handler ends when its writes fail; only then does the client
 	// read on.
-	waitFor(t, "the server to give up on the response", func() bool { return logs.has("path=" + path + " ") })
+	waitFor(t, "the server to give up on the response", func() bool { return logged(logs, "path="+path+" ") })
 	if got := closedByServer(t, conn, r); bytes.HasSuffix(got, []byte("\r\n0\r\n\r\n")) {
 		t.Fatalf("got the whole response, %d bytes: want it cut off before its last chunk", len(got))
 	}
@@ -222,7 +210,7 @@ func TestBoundsHoldOverHTTP2(t *testing.T) {
 		path := "/api/posts/" + seedHeavyThread(t, store, 20) + "/comments"
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s?limit=%d", srv.URL, path, forum.MaxPageSize), nil)
 		resp := do(t, client(t, srv), req)
-		waitFor(t, "the server to give up on the response", func() bool { return logs.has("path=" + path + " ") })
+		waitFor(t, "the server to give up on the response", func() bool { return logged(logs, "path="+path+" ") })
 		if n, err := io.Copy(io.Discard, resp.Body); err == nil {
 			t.Fatalf("read all %d bytes of the response, want it reset", n)
 		}
