@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"time"
+	"unicode/utf8"
 )
 
 // Bounds on what one stream may make a subscriber hold.
@@ -63,7 +64,7 @@ func (l *lineReader) next() ([]byte, error) {
 				continue
 			}
 		}
-		i := bytes.IndexAny(chunk, "\r\n")
+		i := lineEnd(chunk)
 		if i < 0 {
 			if len(l.long)+len(chunk) > maxLineBytes {
 				return nil, errLineTooLong
@@ -83,6 +84,19 @@ func (l *lineReader) next() ([]byte, error) {
 		l.long = append(l.long, chunk[:i]...)
 		return l.long, nil
 	}
+}
+
+// lineEnd returns the index of the first CR or LF in b, or -1. Two
+// searches for one byte each are several times faster than one for either.
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return bytes.IndexByte(b, '\r')
+	}
+	if j := bytes.IndexByte(b[:i], '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // eventReader parses Server-Sent Events. It ignores id and retry: a
@@ -257,33 +271,142 @@ func (s *subscriber) deliver(data []byte, now time.Duration, sh *shared) {
 	}
 }
 
-// postFields reads the id and title of a post's JSON object. It stops once
-// it has both, so that it need not scan the post's long html; that more than
-// halves what reading a post event costs the load generator.
+// postFields reads the id and title of a post's JSON object. It walks the
+// object's members, skipping each value by its syntax, and stops once it
+// has both, so that it neither scans the post's long html for meaning nor
+// allocates for it: a json.Decoder did both, and was a fifth of the load
+// generator's CPU time.
 func postFields(data []byte) (id, title string, err error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", "", errors.New("not a JSON object")
+	s := jsonScan{b: data}
+	if !s.next('{') {
+		return "", "", errNotObject
 	}
-	for dec.More() && (id == "" || title == "") {
-		key, err := dec.Token()
-		if err != nil {
-			return "", "", err
+	for first := true; id == "" || title == ""; first = false {
+		if s.next('}') {
+			break
 		}
-		switch key {
+		if !first && !s.next(',') {
+			return "", "", errNotObject
+		}
+		s.space()
+		key, ok := s.str()
+		if !ok || !s.next(':') {
+			return "", "", errNotObject
+		}
+		s.space()
+		switch string(key) {
 		case "id":
-			err = dec.Decode(&id)
+			id, err = s.text()
 		case "title":
-			err = dec.Decode(&title)
+			title, err = s.text()
 		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
+			if !s.skip() {
+				err = errNotObject
+			}
 		}
 		if err != nil {
 			return "", "", err
 		}
 	}
 	return id, title, nil
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// jsonScan walks JSON text without decoding it.
+type jsonScan struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScan) space() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// next skips white space, then c if it comes next, and reports whether it
+// did.
+func (s *jsonScan) next(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string and returns what is between its quotes, escapes
+// undecoded.
+func (s *jsonScan) str() ([]byte, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for j := start; ; {
+		k := bytes.IndexByte(s.b[j:], '"')
+		if k < 0 {
+			return nil, false
+		}
+		j += k
+		escapes := 0
+		for e := j - 1; e >= start && s.b[e] == '\\'; e-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			s.i = j + 1
+			return s.b[start:j], true
+		}
+		j++
+	}
+}
+
+// text reads a string value and decodes it.
+func (s *jsonScan) text() (string, error) {
+	start := s.i
+	raw, ok := s.str()
+	if !ok {
+		return "", errors.New("not a JSON string")
+	}
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw), nil
+	}
+	var v string
+	err := json.Unmarshal(s.b[start:s.i], &v)
+	return v, err
+}
+
+// skip skips one value and reports whether it was whole.
+func (s *jsonScan) skip() bool {
+	depth := 0
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; c {
+		case '"':
+			if _, ok := s.str(); !ok {
+				return false
+			}
+			if depth == 0 {
+				return true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return true // the end of the enclosing object: a number or literal ended
+			}
+			if depth--; depth == 0 {
+				s.i++
+				return true
+			}
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+		s.i++
+	}
+	return depth == 0
 }
 
 // received counts the posts in mask that arrived.

@@ -139,8 +139,8 @@ func New(log *slog.Logger, opts Options) *Hub {
 // event happened, or zero. The hub keeps topics.
 func (h *Hub) Publish(src int, pos Position, topics []string, event string, data []byte, at time.Time) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !h.pos[src].Less(pos) {
+		h.mu.Unlock()
 		return
 	}
 	h.pos[src] = pos
@@ -150,17 +150,23 @@ func (h *Hub) Publish(src int, pos Position, topics []string, event string, data
 		at = time.Now()
 	}
 	h.hist.add(entry{topics: topics, f: f, at: at})
+	ls := lists.Get().(*[]*Listener)
 	for i, t := range topics {
 		for l := range h.topics[t] {
 			// A listener of an earlier topic of the event has it.
 			if i == 0 || !l.listensToAny(topics[:i]) {
 				l.push(f)
+				*ls = append(*ls, l)
 			}
 		}
 	}
 	if h.hist.len() > h.opts.HistoryEvents || h.hist.bytes > h.opts.HistoryBytes {
 		h.trim(time.Time{})
 	}
+	h.mu.Unlock()
+	// Each listener's queue has the event in its place: writing it needs
+	// the hub no more.
+	h.flush(ls)
 }
 
 // Advance records that source src reached pos without an event for anyone.
@@ -234,10 +240,13 @@ func (h *Hub) catchUp(ctx context.Context, id string) bool {
 // keeping it.
 func (h *Hub) Send(topic string, f *Frame) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	ls := lists.Get().(*[]*Listener)
 	for l := range h.topics[topic] {
 		l.push(f)
+		*ls = append(*ls, l)
 	}
+	h.mu.Unlock()
+	h.flush(ls)
 }
 
 // Listened reports whether topic has listeners.
@@ -262,6 +271,7 @@ func (h *Hub) Reset(src int, start Position, match func(topic string) bool, reas
 		if match(topic) {
 			for l := range ls {
 				l.push(f)
+				l.wake()
 			}
 			n += len(ls)
 		}

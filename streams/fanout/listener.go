@@ -7,16 +7,30 @@ import (
 )
 
 // Listener is one open stream. The hub pushes frames into its queue without
-// ever waiting; the goroutine that serves it takes them and writes them.
+// ever waiting, then writes them straight to its socket if it takes them at
+// once (see Hub.flush); otherwise the goroutine that serves it takes them
+// and writes them.
 type Listener struct {
 	topics []string
 	kinds  []string      // the kinds its topics count under
 	signal chan struct{} // capacity 1: a push may have happened since the last take
 
-	// Owned by the serving goroutine; set by the hub before serving begins.
+	// wmu is held by whoever writes to the client, the serving goroutine or
+	// the hub, and guards what follows it; the hub sets floor, sent and
+	// replays before serving begins.
+	wmu     sync.Mutex
 	floor   []Position // the id it resumed from: it has every event up to it
 	sent    []Position // the id it was last told, by source
 	replays int        // frames at the front of the queue that are replayed
+	raw     *rawConn   // its socket, while the hub may write to it
+	spare   []*Frame   // an empty slice for the next take
+	events  int        // frames written, heartbeats aside
+	// pending is what the socket did not take of the batch of
+	// pendingFrames, the end of *pendingBuf: the goroutine writes it
+	// before anything else.
+	pending       []byte
+	pendingBuf    *[]byte
+	pendingFrames []*Frame
 
 	mu      sync.Mutex
 	queue   []*Frame
@@ -53,7 +67,7 @@ func (l *Listener) listensToAny(topics []string) bool {
 }
 
 // push queues f, or cuts the listener off if its queue is full. It never
-// blocks.
+// blocks. The caller then flushes l.
 func (l *Listener) push(f *Frame) {
 	l.mu.Lock()
 	l.enqueue(f)
@@ -61,7 +75,6 @@ func (l *Listener) push(f *Frame) {
 		l.keys = append(l.keys, f.key)
 	}
 	l.mu.Unlock()
-	l.wake()
 }
 
 // PushFirst queues f, a state frame that the listener gets when it opens

@@ -141,7 +141,7 @@ func (s *stream) serve(ctx context.Context, kinds []string) {
 	log.Info("stream opened")
 	opened := time.Now()
 	reason, err := s.run(ctx)
-	level, attrs := slog.LevelInfo, []any{"reason", reason, "duration", time.Since(opened), "events", s.events}
+	level, attrs := slog.LevelInfo, []any{"reason", reason, "duration", time.Since(opened), "events", s.l.events}
 	if reason == closeEvicted || reason == closeKicked {
 		level = slog.LevelWarn
 	}
@@ -164,85 +164,118 @@ type stream struct {
 	conn net.Conn
 	// head is the response head yet to be written to conn: it goes out
 	// with the first frame, in one write.
-	head   []byte
-	events int // frames written, heartbeats aside
-	// deadline is the write deadline set on the connection.
+	head []byte
+	// deadline is the write deadline set on w.
 	deadline time.Time
 }
 
 // run writes the client's resume point, then queued frames as they come,
 // and a heartbeat when the stream is quiet, until the client goes, falls
 // behind, or the hub closes or kicks it. It returns why it stopped, and
-// the write error if one stopped it.
+// the write error if one stopped it. Once the first frame is written, the
+// hub may write to the client's socket itself; run holds the listener's
+// write lock whenever it writes.
 func (s *stream) run(ctx context.Context) (string, error) {
+	l := s.l
 	// The first frame is the client's resume point, so that even a client
 	// that gets no event before it reconnects resumes without a gap.
-	first := appendHeartbeat(s.head, s.l.sent)
+	l.wmu.Lock()
+	err := s.write(appendHeartbeat(s.head, l.sent))
 	s.head = nil
-	if err := s.write(first); err != nil {
+	if err == nil && s.conn != nil {
+		l.raw = newRawConn(s.conn)
+	}
+	l.wmu.Unlock()
+	defer func() {
+		l.wmu.Lock()
+		l.raw = nil
+		l.wmu.Unlock()
+	}()
+	if err != nil {
 		return closeWriteFailed, err
 	}
 	if s.first != nil {
-		s.first(ctx, s.l)
+		s.first(ctx, l)
 	}
 	beat := time.NewTicker(s.hub.opts.Heartbeat)
 	defer beat.Stop()
-	var spare []*Frame
 	var pos []Position
 	for {
 		heartbeat := false
 		select {
-		case <-s.l.signal:
+		case <-l.signal:
 		case <-beat.C:
 			heartbeat = true
 		case <-ctx.Done():
 			return closeClientGone, nil
 		case <-s.hub.done:
-			s.write(RetryFrame(time.Second, 5*time.Second))
+			s.writeLocked(RetryFrame(time.Second, 5*time.Second))
 			return closeShutdown, nil
 		case <-s.kick:
-			s.write(RetryFrame(time.Second, 10*time.Second))
+			s.writeLocked(RetryFrame(time.Second, 10*time.Second))
 			return closeKicked, nil
 		}
 		if heartbeat {
 			if pos == nil {
-				pos = make([]Position, len(s.l.sent))
+				pos = make([]Position, len(l.sent))
 			}
 			s.hub.positionInto(pos)
 		}
-		frames, evicted := s.l.take(spare)
-		if evicted {
-			s.hub.metrics.evicted.Inc()
-			return closeEvicted, nil
+		l.wmu.Lock()
+		reason, err := s.flush(heartbeat, pos)
+		l.wmu.Unlock()
+		if reason != "" {
+			return reason, err
 		}
-		// Batches are built in pooled buffers: a stream holds none while it
-		// waits, which is most of the time.
-		bp := batches.Get().(*[]byte)
-		buf, written := s.l.appendBatch((*bp)[:0], frames)
-		if heartbeat {
-			raise(s.l.sent, pos)
-			buf = appendHeartbeat(buf, s.l.sent)
-		}
-		var err error
-		if len(buf) > 0 {
-			// One clock reading sets the deadline and dates the delivery:
-			// the clock costs more than the metrics.
-			now := time.Now()
-			if err = s.writeAt(now, buf); err == nil {
-				s.hub.metrics.written(written, now)
-				s.events += len(written)
-			}
-		}
-		if cap(buf) <= maxKeptBuffer {
-			*bp = buf[:0]
-			batches.Put(bp)
-		}
-		if err != nil {
+	}
+}
+
+// flush writes, waiting as long as the write timeout allows, what the hub
+// left unwritten, then the queued frames, and a heartbeat with the
+// positions pos if heartbeat is set. It returns why the stream must stop,
+// if it must, and the write error if that is why. The caller holds the
+// write lock.
+func (s *stream) flush(heartbeat bool, pos []Position) (string, error) {
+	l := s.l
+	if l.pending != nil {
+		now := time.Now()
+		if err := s.writeAt(now, l.pending); err != nil {
 			return closeWriteFailed, err
 		}
-		clear(frames)
-		spare = frames
+		s.hub.metrics.written(l.pendingFrames, now)
+		l.events += len(l.pendingFrames)
+		l.recycle(l.pendingBuf, *l.pendingBuf, l.pendingFrames)
+		l.pending, l.pendingBuf, l.pendingFrames = nil, nil, nil
 	}
+	frames, evicted := l.take(l.spare)
+	l.spare = nil
+	if evicted {
+		s.hub.metrics.evicted.Inc()
+		return closeEvicted, nil
+	}
+	// Batches are built in pooled buffers: a stream holds none while it
+	// waits, which is most of the time.
+	bp := batches.Get().(*[]byte)
+	buf, written := l.appendBatch((*bp)[:0], frames)
+	if heartbeat {
+		raise(l.sent, pos)
+		buf = appendHeartbeat(buf, l.sent)
+	}
+	var err error
+	if len(buf) > 0 {
+		// One clock reading sets the deadline and dates the delivery:
+		// the clock costs more than the metrics.
+		now := time.Now()
+		if err = s.writeAt(now, buf); err == nil {
+			s.hub.metrics.written(written, now)
+			l.events += len(written)
+		}
+	}
+	l.recycle(bp, buf, frames)
+	if err != nil {
+		return closeWriteFailed, err
+	}
+	return "", nil
 }
 
 // batches holds the buffers that streams build their write batches in.
@@ -307,25 +340,33 @@ func (s *stream) write(b []byte) error {
 	return s.writeAt(time.Now(), b)
 }
 
-// writeAt is write at time now. The deadline is moved only once less than
-// half the write timeout is left, which bounds every write by the timeout
-// without resetting the connection's timer on each delivery.
+// writeLocked is write under the listener's write lock.
+func (s *stream) writeLocked(b []byte) error {
+	s.l.wmu.Lock()
+	defer s.l.wmu.Unlock()
+	return s.write(b)
+}
+
+// writeAt is write at time now. On a connection taken over, the deadline
+// bounds this write and is lifted after it, so that the hub's writes,
+// which never wait, do not run into it. On w, it is moved only once less
+// than half the write timeout is left, which bounds every write by the
+// timeout without resetting the connection's timer on each delivery.
 func (s *stream) writeAt(now time.Time, b []byte) error {
-	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
-		s.deadline = now.Add(s.hub.opts.WriteTimeout)
-		var err error
-		if s.conn != nil {
-			err = s.conn.SetWriteDeadline(s.deadline)
-		} else {
-			err = s.rc.SetWriteDeadline(s.deadline)
-		}
-		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if s.conn != nil {
+		if err := s.conn.SetWriteDeadline(now.Add(s.hub.opts.WriteTimeout)); err != nil {
 			return err
 		}
+		if _, err := s.conn.Write(b); err != nil {
+			return err
+		}
+		return s.conn.SetWriteDeadline(time.Time{})
 	}
-	if s.conn != nil {
-		_, err := s.conn.Write(b)
-		return err
+	if s.deadline.Sub(now) < s.hub.opts.WriteTimeout/2 {
+		s.deadline = now.Add(s.hub.opts.WriteTimeout)
+		if err := s.rc.SetWriteDeadline(s.deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
 	}
 	if len(b) > 0 {
 		if _, err := s.w.Write(b); err != nil {

@@ -1,0 +1,152 @@
+package fanout
+
+import (
+	"net"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// flushShare is how many listeners one goroutine writes to, at least,
+// when the hub writes an event to its listeners' sockets: below it,
+// starting another costs more than it saves.
+const flushShare = 256
+
+// lists holds the lists of listeners an event was just pushed to.
+var lists = sync.Pool{New: func() any { return new([]*Listener) }}
+
+// flush hands what was just pushed to ls on to their clients: written
+// straight to each socket that takes it without waiting, on up to one
+// goroutine per processor, and otherwise by the stream's own goroutine,
+// which it wakes. Most streams are idle and their sockets have room, so
+// an event costs one write system call per listener and no goroutine
+// switch; waking each stream's goroutine was most of a delivery's CPU time
+// besides the write itself. The listeners come in the order of the hub's
+// maps, which Go starts at a random place each time, so that no listener
+// is always last. flush puts ls back in the pool.
+func (h *Hub) flush(ls *[]*Listener) {
+	all := *ls
+	workers := min(runtime.GOMAXPROCS(0), len(all)/flushShare)
+	if workers <= 1 {
+		h.flushEach(all)
+	} else {
+		var wg sync.WaitGroup
+		parts := slices.Collect(slices.Chunk(all, (len(all)+workers-1)/workers))
+		for _, part := range parts[1:] {
+			wg.Go(func() { h.flushEach(part) })
+		}
+		h.flushEach(parts[0])
+		wg.Wait()
+	}
+	clear(all)
+	*ls = all[:0]
+	lists.Put(ls)
+}
+
+func (h *Hub) flushEach(ls []*Listener) {
+	for _, l := range ls {
+		l.flush(h.metrics)
+	}
+}
+
+// rawConn writes to a socket without waiting.
+type rawConn struct {
+	rc syscall.RawConn
+	b  []byte // what write writes
+	n  int    // what it wrote
+	// do is the write, made once: a closure made per write would be an
+	// allocation per delivery.
+	do func(fd uintptr) bool
+}
+
+// newRawConn returns c's socket, or nil if c has none of its own (a TLS
+// connection).
+func newRawConn(c net.Conn) *rawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawConn{rc: rc}
+	r.do = func(fd uintptr) bool {
+		n, err := syscall.Write(int(fd), r.b)
+		if err != nil {
+			// EAGAIN, the socket is full, or the connection failed: the
+			// stream's goroutine writes what is left, waiting as a write
+			// does, and meets the error if there is one.
+			n = 0
+		}
+		r.n = n
+		// Done: RawWrite would otherwise wait for the socket and try again.
+		return true
+	}
+	return r
+}
+
+// write writes what of b the socket takes at once, and returns how much
+// that was.
+func (r *rawConn) write(b []byte) int {
+	r.b, r.n = b, 0
+	// The error is that the connection is closed: nothing was written.
+	r.rc.Write(r.do)
+	r.b = nil
+	return r.n
+}
+
+// flush writes l's queued frames straight to its socket if it can, or
+// wakes its goroutine to do it: when the goroutine is writing, when its
+// client is not on a socket of its own (HTTP/2, TLS), or when the socket
+// does not take all of it at once, the rest of which the goroutine writes.
+func (l *Listener) flush(m *metrics) {
+	if !l.wmu.TryLock() {
+		// Its goroutine, or another event's flush, is writing: a wake-up
+		// has it take the queue again once done.
+		l.wake()
+		return
+	}
+	defer l.wmu.Unlock()
+	if l.raw == nil || l.pending != nil {
+		l.wake()
+		return
+	}
+	frames, evicted := l.take(l.spare)
+	l.spare = nil
+	if evicted {
+		l.wake()
+		return
+	}
+	bp := batches.Get().(*[]byte)
+	buf, written := l.appendBatch((*bp)[:0], frames)
+	if len(buf) == 0 {
+		l.recycle(bp, buf, frames)
+		return
+	}
+	now := time.Now()
+	n := l.raw.write(buf)
+	if n < len(buf) {
+		clear(frames[len(written):])
+		*bp = buf
+		l.pending, l.pendingBuf, l.pendingFrames = buf[n:], bp, written
+		l.wake()
+		return
+	}
+	m.written(written, now)
+	l.events += len(written)
+	l.recycle(bp, buf, frames)
+}
+
+// recycle puts a written batch's buffer back in the pool and keeps its
+// frames' slice for the next take.
+func (l *Listener) recycle(bp *[]byte, buf []byte, frames []*Frame) {
+	if cap(buf) <= maxKeptBuffer {
+		*bp = buf[:0]
+		batches.Put(bp)
+	}
+	clear(frames)
+	l.spare = frames[:0]
+}
