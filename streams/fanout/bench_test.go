@@ -2,7 +2,9 @@ package fanout
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +61,62 @@ func benchmarkDispatch(b *testing.B, topics []string, n int, data []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
 		deliver()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+}
+
+// BenchmarkDirectWrite publishes one event to n listeners on loopback TCP
+// connections, which the hub writes to straight from Publish, as it does to
+// idle streams; the clients read and discard. Its time is mostly the write
+// system call, the clients' receiving included.
+func BenchmarkDirectWrite(b *testing.B) {
+	data := []byte(`{"id":"6543210f6543210f6543210f","title":"A title","html":"<article>…</article>"}`)
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
+			benchmarkDirectWrite(b, n, data)
+		})
+	}
+}
+
+func benchmarkDirectWrite(b *testing.B, n int, data []byte) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 3)})
+	h.topics["posts"] = map[*Listener]struct{}{}
+	ls := make([]*Listener, n)
+	for i := range ls {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer client.Close()
+		go io.Copy(io.Discard, client)
+		conn, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		ls[i] = newListener([]string{"posts"}, nil, 256, 3)
+		ls[i].raw = newRawConn(conn)
+		h.topics["posts"][ls[i]] = struct{}{}
+	}
+	pos := uint64(0)
+	deliver := func() {
+		pos++
+		h.Publish(0, Position{Time: pos}, []string{"posts"}, "post", data, time.Time{})
+	}
+	deliver()
+	b.ReportAllocs()
+	for b.Loop() {
+		deliver()
+	}
+	for _, l := range ls {
+		if l.events != b.N+1 || l.pending != nil {
+			b.Fatalf("a listener had %d events written straight to its socket (%d left over), want %d", l.events, len(l.pending), b.N+1)
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 }

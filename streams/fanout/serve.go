@@ -323,6 +323,10 @@ func (s *stream) hijack(ctx context.Context) (context.Context, func(), error) {
 	}
 	s.conn = conn
 	s.head = appendHead(nil, s.w.Header())
+	// net/http's response, and with it the connection's buffers and the
+	// request, are garbage from here: holding them was about a third of an
+	// open stream's memory.
+	s.w, s.rc = nil, nil
 	return ctx, done, nil
 }
 
