@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,14 +245,25 @@ func load(ctx context.Context, cfg config, out io.Writer) (*Report, error) {
 
 	sh := newShared(cfg.posts)
 	streamCtx, closeStreams := context.WithCancel(ctx)
+	poll, err := newPoller(streamCtx, runtime.GOMAXPROCS(0))
+	if err != nil {
+		closeStreams()
+		return nil, err
+	}
 	var streams sync.WaitGroup
-	defer func() {
+	stopStreams := func() {
 		closeStreams()
 		streams.Wait()
-	}()
+		poll.Wait()
+	}
+	defer stopStreams()
 	connectStart := sh.now()
-	client := &http.Client{Transport: tr, CheckRedirect: noRedirects}
-	subs := connect(streamCtx, cfg, client, sh, &streams)
+	client := &streamClient{
+		url:    cfg.url.JoinPath("stream", "posts"),
+		http:   &http.Client{Transport: tr, CheckRedirect: noRedirects},
+		dialer: net.Dialer{Timeout: 10 * time.Second},
+	}
+	subs := connect(streamCtx, cfg, client, poll, sh, &streams)
 	connectTime := sh.now() - connectStart
 	sleepUntil(ctx, time.Now().Add(settle))
 	open := sh.open.Load()
@@ -281,8 +293,7 @@ func load(ctx context.Context, cfg config, out io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	closeStreams()
-	streams.Wait()
+	stopStreams()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
@@ -299,10 +310,9 @@ func load(ctx context.Context, cfg config, out io.Writer) (*Report, error) {
 // connect starts the subscribers, at most cfg.handshakes handshakes at a
 // time, and returns once every handshake is over or the connect timeout has
 // passed. The subscribers run, owned by streams, until ctx ends.
-func connect(ctx context.Context, cfg config, client *http.Client, sh *shared, streams *sync.WaitGroup) []*subscriber {
+func connect(ctx context.Context, cfg config, client *streamClient, poll *poller, sh *shared, streams *sync.WaitGroup) []*subscriber {
 	connectCtx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
 	defer cancel()
-	target := cfg.url.JoinPath("stream", "posts").String()
 	slots := make(chan struct{}, cfg.handshakes)
 	var handshakes sync.WaitGroup
 	subs := make([]*subscriber, 0, cfg.subscribers)
@@ -314,11 +324,11 @@ func connect(ctx context.Context, cfg config, client *http.Client, sh *shared, s
 		if connectCtx.Err() != nil {
 			break
 		}
-		s := newSubscriber(cfg.posts)
+		s := newSubscriber(cfg.posts, sh)
 		subs = append(subs, s)
 		handshakes.Add(1)
 		streams.Go(func() {
-			s.run(ctx, connectCtx, client, target, sh, func() {
+			s.run(ctx, connectCtx, client, poll, func() {
 				<-slots
 				handshakes.Done()
 			})

@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math/bits"
-	"mime"
-	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 // Bounds on what one stream may make a subscriber hold.
 const (
-	readBufferSize = 4 << 10
+	readBufferSize = 16 << 10
 	maxLineBytes   = 1 << 20
 	maxEventBytes  = 1 << 20
 )
@@ -27,63 +23,101 @@ var (
 	errEventTooLong = errors.New("event data longer than 1 MiB")
 )
 
-// lineReader splits an event stream into lines ended by CRLF, LF or CR, as
-// the Server-Sent Events format defines them.
-type lineReader struct {
-	r       *bufio.Reader
-	long    []byte // a line longer than what r buffers, assembled here
+// eventParser parses a Server-Sent Events stream fed to it in pieces as
+// they arrive, splitting lines ended by CRLF, LF or CR as the format
+// defines them. It ignores id and retry: a subscriber here never
+// reconnects.
+type eventParser struct {
+	partial []byte // the start of a line whose end has not arrived
 	skipLF  bool   // the last line ended in CR: a following LF belongs to it
-	started bool   // the leading byte order mark, if any, is gone
+	begun   bool   // the leading byte order mark, if any, is gone
+	typ     []byte
+	data    []byte
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, readBufferSize)}
-}
+// bom is the byte order mark a stream may start with.
+const bom = "\xEF\xBB\xBF"
 
-// next returns the next line without its end. The line is only valid until
-// the next call.
-func (l *lineReader) next() ([]byte, error) {
-	if !l.started {
-		l.started = true
-		if b, err := l.r.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
-			l.r.Discard(3)
+// feed parses b and calls dispatch with the type and data of each event it
+// completes; frames without data, such as heartbeats, dispatch nothing.
+// Neither slice outlives the call.
+func (p *eventParser) feed(b []byte, dispatch func(typ, data []byte)) error {
+	if !p.begun {
+		// The mark may come in pieces: hold the stream's start until
+		// there is enough of it to tell.
+		p.partial = append(p.partial, b...)
+		head := p.partial
+		if len(head) < len(bom) && strings.HasPrefix(bom, string(head)) {
+			return nil
 		}
+		p.begun = true
+		b = bytes.Clone(bytes.TrimPrefix(head, []byte(bom)))
+		p.partial = p.partial[:0]
 	}
-	l.long = l.long[:0]
-	for {
-		if l.r.Buffered() == 0 {
-			if _, err := l.r.Peek(1); err != nil {
-				return nil, err
-			}
-		}
-		chunk, _ := l.r.Peek(l.r.Buffered())
-		if l.skipLF {
-			l.skipLF = false
-			if chunk[0] == '\n' {
-				l.r.Discard(1)
+	for len(b) > 0 {
+		if p.skipLF {
+			p.skipLF = false
+			if b[0] == '\n' {
+				b = b[1:]
 				continue
 			}
 		}
-		i := lineEnd(chunk)
+		i := lineEnd(b)
 		if i < 0 {
-			if len(l.long)+len(chunk) > maxLineBytes {
-				return nil, errLineTooLong
+			if len(p.partial)+len(b) > maxLineBytes {
+				return errLineTooLong
 			}
-			l.long = append(l.long, chunk...)
-			l.r.Discard(len(chunk))
-			continue
+			p.partial = append(p.partial, b...)
+			return nil
 		}
-		l.skipLF = chunk[i] == '\r'
-		l.r.Discard(i + 1)
-		if len(l.long) == 0 {
-			return chunk[:i], nil
+		line := b[:i]
+		if len(p.partial) > 0 {
+			if len(p.partial)+i > maxLineBytes {
+				return errLineTooLong
+			}
+			p.partial = append(p.partial, line...)
+			line = p.partial
 		}
-		if len(l.long)+i > maxLineBytes {
-			return nil, errLineTooLong
+		p.skipLF = b[i] == '\r'
+		b = b[i+1:]
+		if err := p.line(line, dispatch); err != nil {
+			return err
 		}
-		l.long = append(l.long, chunk[:i]...)
-		return l.long, nil
+		p.partial = p.partial[:0]
 	}
+	return nil
+}
+
+// line handles one line of the stream.
+func (p *eventParser) line(line []byte, dispatch func(typ, data []byte)) error {
+	if len(line) == 0 {
+		if len(p.data) > 0 {
+			typ := p.typ
+			if len(typ) == 0 {
+				typ = []byte("message")
+			}
+			dispatch(typ, p.data[:len(p.data)-1])
+		}
+		p.typ, p.data = p.typ[:0], p.data[:0]
+		return nil
+	}
+	field, value, found := bytes.Cut(line, []byte(":"))
+	if found && len(field) == 0 {
+		return nil // a comment
+	}
+	if len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	switch string(field) {
+	case "event":
+		p.typ = append(p.typ[:0], value...)
+	case "data":
+		if len(p.data)+len(value) >= maxEventBytes {
+			return errEventTooLong
+		}
+		p.data = append(append(p.data, value...), '\n')
+	}
+	return nil
 }
 
 // lineEnd returns the index of the first CR or LF in b, or -1. Two
@@ -99,59 +133,9 @@ func lineEnd(b []byte) int {
 	return i
 }
 
-// eventReader parses Server-Sent Events. It ignores id and retry: a
-// subscriber here never reconnects.
-type eventReader struct {
-	lines *lineReader
-	typ   []byte
-	data  []byte
-}
-
-func newEventReader(r io.Reader) *eventReader {
-	return &eventReader{lines: newLineReader(r)}
-}
-
-// next returns the type and data of the next dispatched event; frames
-// without data, such as heartbeats, dispatch nothing. Both slices are only
-// valid until the next call.
-func (e *eventReader) next() (typ, data []byte, err error) {
-	e.typ, e.data = e.typ[:0], e.data[:0]
-	for {
-		line, err := e.lines.next()
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(line) == 0 {
-			if len(e.data) == 0 {
-				e.typ = e.typ[:0]
-				continue
-			}
-			if len(e.typ) == 0 {
-				return []byte("message"), e.data[:len(e.data)-1], nil
-			}
-			return e.typ, e.data[:len(e.data)-1], nil
-		}
-		field, value, found := bytes.Cut(line, []byte(":"))
-		if found && len(field) == 0 {
-			continue // a comment
-		}
-		if len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		switch string(field) {
-		case "event":
-			e.typ = append(e.typ[:0], value...)
-		case "data":
-			if len(e.data)+len(value) >= maxEventBytes {
-				return nil, nil, errEventTooLong
-			}
-			e.data = append(append(e.data, value...), '\n')
-		}
-	}
-}
-
-// subscriber is one event stream to /stream/posts. Its fields belong to its
-// goroutine until that ends.
+// subscriber is one event stream to /stream/posts. Its fields belong to the
+// goroutine that reads it: its own until the handshake is over, then, on a
+// plain TCP connection, the poller's.
 type subscriber struct {
 	connected  bool          // the handshake succeeded
 	err        error         // why the handshake failed or the stream ended
@@ -162,23 +146,31 @@ type subscriber struct {
 	mismatched int // deliveries whose post id differs from other deliveries'
 	malformed  int // post events whose data is not a post
 	resets     int
+
+	events  eventParser
+	arrived time.Duration // when what is being parsed arrived
+	sh      *shared
+	handle  func(typ, data []byte) // s.event, bound once
 }
 
-func newSubscriber(posts int) *subscriber {
-	return &subscriber{seen: make([]uint64, (posts+63)/64)}
+func newSubscriber(posts int, sh *shared) *subscriber {
+	s := &subscriber{seen: make([]uint64, (posts+63)/64), sh: sh}
+	s.handle = s.event
+	return s
 }
 
 // run opens the stream, calls handshook once the handshake is over either
-// way, and reads events until ctx ends or the server closes the stream. The
+// way, and hands the stream to p to read, or, on a connection p cannot
+// read (TLS), reads it until ctx ends or the server closes the stream. The
 // handshake fails if connectCtx ends before it is over.
-func (s *subscriber) run(ctx, connectCtx context.Context, client *http.Client, url string, sh *shared, handshook func()) {
+func (s *subscriber) run(ctx, connectCtx context.Context, c *streamClient, p *poller, handshook func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(connectCtx, cancel)
-	body, err := openStream(ctx, client, url)
+	st, err := c.open(ctx)
 	if !stop() {
 		if err == nil {
-			body.Close()
+			st.body.Close()
 		}
 		err = errors.New("no handshake within the connect timeout")
 	}
@@ -187,61 +179,54 @@ func (s *subscriber) run(ctx, connectCtx context.Context, client *http.Client, u
 		s.err = err
 		return
 	}
-	defer body.Close()
 	s.connected = true
-	sh.open.Add(1)
-	err = s.read(body, sh)
-	if ctx.Err() == nil {
-		s.endedAt = sh.now()
-		s.err = err
-		sh.open.Add(-1)
+	s.sh.open.Add(1)
+	if err := s.arrive(st.buffered, s.sh.now()); err != nil {
+		st.body.Close()
+		s.end(err)
+		return
 	}
-}
-
-// openStream sends the stream request and checks that the answer is an event
-// stream of unknown length. A stream the server refuses also looks like one
-// until it ends; run tells them apart by when they end.
-func openStream(ctx context.Context, client *http.Client, url string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
+	if st.conn != nil && p.add(s, st.conn) {
+		return
 	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	switch {
-	case resp.StatusCode != http.StatusOK:
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	case mt != "text/event-stream":
-		err = fmt.Errorf("content type %q", mt)
-	case resp.ContentLength >= 0:
-		err = fmt.Errorf("a body of %d bytes, not a live stream", resp.ContentLength)
-	}
-	if err != nil {
-		resp.Body.Close()
-		return nil, err
-	}
-	return resp.Body, nil
-}
-
-// read handles events until the stream fails or ends.
-func (s *subscriber) read(body io.Reader, sh *shared) error {
-	events := newEventReader(body)
+	defer st.body.Close()
+	buf := make([]byte, readBufferSize)
 	for {
-		typ, data, err := events.next()
+		n, err := st.body.Read(buf)
+		if n > 0 {
+			if perr := s.arrive(buf[:n], s.sh.now()); perr != nil {
+				err = perr
+			}
+		}
 		if err != nil {
-			return err
+			if ctx.Err() == nil {
+				s.end(err)
+			}
+			return
 		}
-		switch string(typ) {
-		case "post":
-			s.deliver(data, sh.now(), sh)
-		case "reset":
-			s.resets++
-		}
+	}
+}
+
+// arrive parses what arrived at now.
+func (s *subscriber) arrive(b []byte, now time.Duration) error {
+	s.arrived = now
+	return s.events.feed(b, s.handle)
+}
+
+// end records that the server ended the stream, or it failed, with err.
+func (s *subscriber) end(err error) {
+	s.endedAt = s.sh.now()
+	s.err = err
+	s.sh.open.Add(-1)
+}
+
+// event handles one event.
+func (s *subscriber) event(typ, data []byte) {
+	switch string(typ) {
+	case "post":
+		s.deliver(data, s.arrived, s.sh)
+	case "reset":
+		s.resets++
 	}
 }
 

@@ -73,3 +73,44 @@ func TestLineEndFindsTheFirstCROrLF(t *testing.T) {
 		}
 	}
 }
+
+// The parser gets a stream in whatever pieces the network delivers: every
+// way of cutting it in two or three gives the events of the whole.
+func TestEventParserGivesTheSameEventsHoweverTheStreamIsCut(t *testing.T) {
+	stream := "\xEF\xBB\xBF: comment\r\nid: 1\r\nevent: post\r\ndata: {\"a\":1}\r\ndata: second line\r\n\r\n" +
+		"retry: 5\n\nevent: reset\rdata: x\r\rdata: plain\n\n" + "event: post\ndata: unfinished"
+	want := []string{"post:{\"a\":1}\nsecond line", "reset:x", "message:plain"}
+	parse := func(pieces ...string) []string {
+		var p eventParser
+		var got []string
+		for _, piece := range pieces {
+			if err := p.feed([]byte(piece), func(typ, data []byte) { got = append(got, string(typ)+":"+string(data)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	same := func(got []string) bool { return strings.Join(got, "|") == strings.Join(want, "|") }
+	if got := parse(stream); !same(got) {
+		t.Fatalf("whole stream: %q, want %q", got, want)
+	}
+	for i := range len(stream) {
+		for j := i; j < len(stream); j += 7 {
+			if got := parse(stream[:i], stream[i:j], stream[j:]); !same(got) {
+				t.Fatalf("cut at %d and %d: %q, want %q", i, j, got, want)
+			}
+		}
+	}
+}
+
+func TestEventParserRefusesALineLongerThanItsBound(t *testing.T) {
+	var p eventParser
+	long := "data: " + strings.Repeat("x", 64<<10)
+	var err error
+	for i := 0; i < 20 && err == nil; i++ {
+		err = p.feed([]byte(long), func(typ, data []byte) {})
+	}
+	if err != errLineTooLong {
+		t.Fatalf("feeding a 1.3 MB line: %v, want %v", err, errLineTooLong)
+	}
+}
