@@ -10,39 +10,68 @@ import (
 )
 
 // flushShare is how many listeners one goroutine writes to, at least,
-// when the hub writes an event to its listeners' sockets: below it,
-// starting another costs more than it saves.
+// when the hub writes events to its listeners' sockets: below it, starting
+// another costs more than it saves.
 const flushShare = 256
 
-// lists holds the lists of listeners an event was just pushed to.
-var lists = sync.Pool{New: func() any { return new([]*Listener) }}
-
-// flush hands what was just pushed to ls on to their clients: written
-// straight to each socket that takes it without waiting, on up to one
-// goroutine per processor, and otherwise by the stream's own goroutine,
-// which it wakes. Most streams are idle and their sockets have room, so
-// an event costs one write system call per listener and no goroutine
-// switch; waking each stream's goroutine was most of a delivery's CPU time
-// besides the write itself. The listeners come in the order of the hub's
-// maps, which Go starts at a random place each time, so that no listener
-// is always last. flush puts ls back in the pool.
-func (h *Hub) flush(ls *[]*Listener) {
-	all := *ls
-	workers := min(runtime.GOMAXPROCS(0), len(all)/flushShare)
-	if workers <= 1 {
-		h.flushEach(all)
-	} else {
-		var wg sync.WaitGroup
-		parts := slices.Collect(slices.Chunk(all, (len(all)+workers-1)/workers))
-		for _, part := range parts[1:] {
-			wg.Go(func() { h.flushEach(part) })
-		}
-		h.flushEach(parts[0])
-		wg.Wait()
+// dirty marks l as having frames pushed to it that are not yet handed on to
+// its client, and starts the flush if none is running. The caller holds
+// h.mu.
+func (h *Hub) dirty(l *Listener) {
+	if !l.dirty {
+		l.dirty = true
+		h.unflushed = append(h.unflushed, l)
 	}
-	clear(all)
-	*ls = all[:0]
-	lists.Put(ls)
+	if !h.flushRunning {
+		h.flushRunning = true
+		h.flushing.Add(1)
+		go h.flushLoop()
+	}
+}
+
+// flushLoop hands on what was pushed to the listeners marked dirty, round
+// after round, until a round finds none; it ends then, and the next push
+// starts another. Each round writes straight to each socket that takes it
+// without waiting, on up to one goroutine per processor, and otherwise
+// wakes the stream's goroutine to write it (see Listener.flush). Most
+// streams are idle and their sockets have room, so an event costs one
+// write system call per listener and no goroutine switch: waking each
+// stream's goroutine was most of a delivery's CPU time besides the write.
+// Publish does not wait for it: while a round is writing, the next events
+// are queued, and a listener that a round reaches late gets them all in
+// one write, so that a busy server does less work per event rather than
+// falling further behind. The listeners come in the order of the hub's
+// maps, which Go starts at a random place for each event, so that no
+// listener is always last.
+func (h *Hub) flushLoop() {
+	defer h.flushing.Done()
+	var round []*Listener
+	for {
+		h.mu.Lock()
+		round, h.unflushed = h.unflushed, round[:0]
+		for _, l := range round {
+			l.dirty = false
+		}
+		if len(round) == 0 {
+			h.flushRunning = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		workers := min(runtime.GOMAXPROCS(0), len(round)/flushShare)
+		if workers <= 1 {
+			h.flushEach(round)
+		} else {
+			var wg sync.WaitGroup
+			parts := slices.Collect(slices.Chunk(round, (len(round)+workers-1)/workers))
+			for _, part := range parts[1:] {
+				wg.Go(func() { h.flushEach(part) })
+			}
+			h.flushEach(parts[0])
+			wg.Wait()
+		}
+		clear(round)
+	}
 }
 
 func (h *Hub) flushEach(ls []*Listener) {

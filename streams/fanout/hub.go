@@ -95,7 +95,8 @@ type Hub struct {
 	opts    Options
 	metrics *metrics
 
-	serving sync.WaitGroup // open streams
+	serving  sync.WaitGroup // open streams
+	flushing sync.WaitGroup // the running flushLoop, if any
 
 	mu     sync.Mutex
 	closed bool
@@ -109,6 +110,10 @@ type Hub struct {
 	// moved, while streams wait for the hub to catch up with their ids, is
 	// closed when a position moves on, then cleared.
 	moved chan struct{}
+	// unflushed are the listeners marked dirty, for flushLoop to hand on
+	// what was pushed to them; flushRunning tells that it runs.
+	unflushed    []*Listener
+	flushRunning bool
 }
 
 // New returns a hub for len(opts.Start) sources.
@@ -150,13 +155,12 @@ func (h *Hub) Publish(src int, pos Position, topics []string, event string, data
 		at = time.Now()
 	}
 	h.hist.add(entry{topics: topics, f: f, at: at})
-	ls := lists.Get().(*[]*Listener)
 	for i, t := range topics {
 		for l := range h.topics[t] {
 			// A listener of an earlier topic of the event has it.
 			if i == 0 || !l.listensToAny(topics[:i]) {
 				l.push(f)
-				*ls = append(*ls, l)
+				h.dirty(l)
 			}
 		}
 	}
@@ -164,9 +168,6 @@ func (h *Hub) Publish(src int, pos Position, topics []string, event string, data
 		h.trim(time.Time{})
 	}
 	h.mu.Unlock()
-	// Each listener's queue has the event in its place: writing it needs
-	// the hub no more.
-	h.flush(ls)
 }
 
 // Advance records that source src reached pos without an event for anyone.
@@ -240,13 +241,11 @@ func (h *Hub) catchUp(ctx context.Context, id string) bool {
 // keeping it.
 func (h *Hub) Send(topic string, f *Frame) {
 	h.mu.Lock()
-	ls := lists.Get().(*[]*Listener)
+	defer h.mu.Unlock()
 	for l := range h.topics[topic] {
 		l.push(f)
-		*ls = append(*ls, l)
+		h.dirty(l)
 	}
-	h.mu.Unlock()
-	h.flush(ls)
 }
 
 // Listened reports whether topic has listeners.
@@ -351,9 +350,11 @@ func (h *Hub) Close() {
 	}
 }
 
-// Wait waits until every stream has ended.
+// Wait waits until every stream has ended, and what was published has
+// been handed on.
 func (h *Hub) Wait() {
 	h.serving.Wait()
+	h.flushing.Wait()
 }
 
 // register adds l to the listeners of its topics and queues what it missed

@@ -8,12 +8,13 @@ import (
 
 // Listener is one open stream. The hub pushes frames into its queue without
 // ever waiting, then writes them straight to its socket if it takes them at
-// once (see Hub.flush); otherwise the goroutine that serves it takes them
-// and writes them.
+// once (see Hub.flushLoop); otherwise the goroutine that serves it takes
+// them and writes them.
 type Listener struct {
 	topics []string
 	kinds  []string      // the kinds its topics count under
 	signal chan struct{} // capacity 1: a push may have happened since the last take
+	dirty  bool          // pushed to and not yet flushed; guarded by the hub's lock
 
 	// wmu is held by whoever writes to the client, the serving goroutine or
 	// the hub, and guards what follows it; the hub sets floor, sent and
@@ -67,7 +68,7 @@ func (l *Listener) listensToAny(topics []string) bool {
 }
 
 // push queues f, or cuts the listener off if its queue is full. It never
-// blocks. The caller then flushes l.
+// blocks. The caller then marks l dirty.
 func (l *Listener) push(f *Frame) {
 	l.mu.Lock()
 	l.enqueue(f)
