@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -114,8 +115,20 @@ func OpenFileWith(ctx context.Context, path string, opts FileOptions) (*DB, erro
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
 	waitPastOplog(engine)
+	if store.snapSize >= freeAfterOpen {
+		// Decoding the snapshot leaves about twice the data's memory as
+		// garbage, which the runtime gives back to the system only slowly:
+		// at 100,000 posts the process held 2.1 to 2.3 GB once open, and
+		// holds 1.5 then (the collector lets the heap grow to twice the
+		// live data between collections).
+		debug.FreeOSMemory()
+	}
 	return &DB{Client: client, Database: client.Database("forum"), engine: engine, store: store, lock: lock}, nil
 }
+
+// freeAfterOpen is the snapshot size from which opening hands the memory
+// that decoding it took back to the system at once.
+const freeAfterOpen = 64 << 20
 
 // engineOptions returns lungo's options for store with an oplog that keeps
 // history, within maxOplog changes.
