@@ -16,14 +16,15 @@ import (
 const flushShare = 256
 
 // dirty marks l as having frames pushed to it that are not yet handed on to
-// its client, and starts the flush if none is running. The caller holds
-// h.mu.
+// its client, and starts the flush if none is running. Once the hub is
+// closed its streams are going: none starts, so that Wait does not race
+// with a new one. The caller holds h.mu.
 func (h *Hub) dirty(l *Listener) {
 	if !l.dirty {
 		l.dirty = true
 		h.unflushed = append(h.unflushed, l)
 	}
-	if !h.flushRunning {
+	if !h.flushRunning && !h.closed {
 		h.flushRunning = true
 		h.flushing.Add(1)
 		go h.flushLoop()

@@ -76,3 +76,24 @@ func TestStalledReaderGetsEveryEventInOrderOnceItReadsAgain(t *testing.T) {
 		i++
 	}
 }
+
+// Publishing can go on after the hub is closed, while its streams are
+// going, as a source still reading does: no flush starts then, so that
+// Wait never races with one starting and returns with none behind it.
+func TestNoFlushStartsOnceTheHubIsClosed(t *testing.T) {
+	h := New(slog.New(slog.DiscardHandler), Options{Start: make([]Position, 1)})
+	l := newListener([]string{"a"}, nil, 16, 1)
+	if refusal, _ := h.register(l, "", false); refusal != nil {
+		t.Fatalf("refused: %s", refusal)
+	}
+	h.Close()
+	h.Publish(0, Position{Time: 1}, []string{"a"}, "e", []byte("after"), time.Time{})
+	h.mu.Lock()
+	running := h.flushRunning
+	h.mu.Unlock()
+	if running {
+		t.Error("a flush started after the hub closed")
+	}
+	h.unregister(l)
+	h.Wait()
+}
