@@ -22,6 +22,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +68,7 @@ type config struct {
 	pid            int
 	forum          string // forum binary to start for the run, or ""
 	preload        int    // posts to seed the started forum's store with
+	tls            *tls.Config
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -85,8 +88,21 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.pid, "pid", 0, "process id of the server on this machine, to measure its memory and CPU")
 	fs.StringVar(&c.forum, "forum", "", "forum binary to start on a new embedded store for the run, instead of loading -url (its pid is measured)")
 	fs.IntVar(&c.preload, "preload", 0, "posts, with their comments, to seed the started forum's store with before the run (needs -forum)")
+	var ca string
+	fs.StringVar(&ca, "ca", "", "PEM file of a certificate to trust for an https -url, such as a test forum's own")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return c, fmt.Errorf("-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return c, fmt.Errorf("-ca: no PEM certificate in %s", ca)
+		}
+		c.tls = &tls.Config{RootCAs: pool}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -230,6 +246,9 @@ func load(ctx context.Context, cfg config, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	tr := &http.Transport{
+		// Over https, streams go on HTTP/2, as a browser's do.
+		ForceAttemptHTTP2:   true,
+		TLSClientConfig:     cfg.tls,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		MaxConnsPerHost:     cfg.subscribers + cfg.posts + spareConns,
 		MaxIdleConns:        spareConns,
