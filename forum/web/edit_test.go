@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"forum/forum"
 )
@@ -292,11 +293,22 @@ func TestPostsSortByActivityAndPage(t *testing.T) {
 	srv := newServer(t)
 	alice, anon := newClient(t, srv), newClient(t, srv)
 	alice.register("alice")
+	// Times are stored to the millisecond, and the order under test is by
+	// them: each write waits for the clock to leave the millisecond of the
+	// one before, or two could tie, which their ids then order.
+	tick := func() {
+		last := time.Now().Truncate(time.Millisecond)
+		for !time.Now().Truncate(time.Millisecond).After(last) {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
 	var ids []string
 	for _, title := range []string{"A", "B", "C", "D"} {
 		ids = append(ids, alice.createPost(title, "b")["id"].(string))
+		tick()
 	}
 	alice.createComment(ids[1], "bump B")
+	tick()
 	alice.createComment(ids[0], "bump A")
 	titlesOf := func(path string) string {
 		t.Helper()
