@@ -146,43 +146,24 @@ func (l *Listener) flush(m *metrics) {
 		return
 	}
 	defer l.wmu.Unlock()
-	if l.raw == nil || l.pending != nil {
+	if l.raw == nil || l.pending.bp != nil {
 		l.wake()
 		return
 	}
-	frames, evicted := l.take(l.spare)
-	l.spare = nil
-	if evicted {
+	b, ok := l.takeBatch()
+	if !ok {
 		l.wake()
 		return
 	}
-	bp := batches.Get().(*[]byte)
-	buf, written := l.appendBatch((*bp)[:0], frames)
-	if len(buf) == 0 {
-		l.recycle(bp, buf, frames)
+	if len(b.buf) == 0 {
+		l.recycle(b)
 		return
 	}
 	now := time.Now()
-	n := l.raw.write(buf)
-	if n < len(buf) {
-		clear(frames[len(written):])
-		*bp = buf
-		l.pending, l.pendingBuf, l.pendingFrames = buf[n:], bp, written
+	if n := l.raw.write(b.buf); n < len(b.buf) {
+		l.pending, l.pendingAt = b, n
 		l.wake()
 		return
 	}
-	m.written(written, now)
-	l.events += len(written)
-	l.recycle(bp, buf, frames)
-}
-
-// recycle puts a written batch's buffer back in the pool and keeps its
-// frames' slice for the next take.
-func (l *Listener) recycle(bp *[]byte, buf []byte, frames []*Frame) {
-	if cap(buf) <= maxKeptBuffer {
-		*bp = buf[:0]
-		batches.Put(bp)
-	}
-	clear(frames)
-	l.spare = frames[:0]
+	l.delivered(b, m, now)
 }

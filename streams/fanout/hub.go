@@ -270,7 +270,7 @@ func (h *Hub) Reset(src int, start Position, match func(topic string) bool, reas
 		if match(topic) {
 			for l := range ls {
 				l.push(f)
-				l.wake()
+				h.dirty(l)
 			}
 			n += len(ls)
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Listener is one open stream. The hub pushes frames into its queue without
@@ -26,12 +27,10 @@ type Listener struct {
 	raw     *rawConn   // its socket, while the hub may write to it
 	spare   []*Frame   // an empty slice for the next take
 	events  int        // frames written, heartbeats aside
-	// pending is what the socket did not take of the batch of
-	// pendingFrames, the end of *pendingBuf: the goroutine writes it
-	// before anything else.
-	pending       []byte
-	pendingBuf    *[]byte
-	pendingFrames []*Frame
+	// pending is a batch the socket took only up to pendingAt: the
+	// goroutine writes the rest before anything else.
+	pending   batch
+	pendingAt int
 
 	mu      sync.Mutex
 	queue   []*Frame
@@ -136,6 +135,57 @@ func (l *Listener) take(spare []*Frame) ([]*Frame, bool) {
 	l.queue = spare[:0]
 	l.max = l.size
 	return q, l.evicted
+}
+
+// batches holds the buffers that streams build their write batches in.
+var batches = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
+
+// maxKeptBuffer is the largest batch buffer that goes back to the pool for
+// the next batch.
+const maxKeptBuffer = 64 << 10
+
+// batch is what a listener's writer takes from its queue at once: the
+// frames, and the bytes of those it writes, built in a pooled buffer so
+// that a listener holds none while it waits, which is most of the time.
+type batch struct {
+	bp      *[]byte  // the pooled buffer buf was built in
+	buf     []byte   // what to write
+	frames  []*Frame // the frames taken, those written first
+	written []*Frame // the frames buf carries
+}
+
+// takeBatch takes the queued frames and builds their batch, or reports
+// false if the listener is cut off. The caller holds wmu.
+func (l *Listener) takeBatch() (batch, bool) {
+	frames, evicted := l.take(l.spare)
+	l.spare = nil
+	if evicted {
+		return batch{}, false
+	}
+	bp := batches.Get().(*[]byte)
+	buf, written := l.appendBatch((*bp)[:0], frames)
+	return batch{bp: bp, buf: buf, frames: frames, written: written}, true
+}
+
+// delivered records that b was written to the client at now, and recycles it.
+func (l *Listener) delivered(b batch, m *metrics, now time.Time) {
+	m.written(b.written, now)
+	l.events += len(b.written)
+	l.recycle(b)
+}
+
+// recycle puts b's buffer back in the pool and keeps its frames' slice for
+// the next take.
+func (l *Listener) recycle(b batch) {
+	if cap(b.buf) <= maxKeptBuffer {
+		*b.bp = b.buf[:0]
+		batches.Put(b.bp)
+	}
+	clear(b.frames)
+	l.spare = b.frames[:0]
 }
 
 // appendBatch appends frames to dst in their order. A frame the client had

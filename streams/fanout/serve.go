@@ -9,13 +9,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 )
-
-// maxKeptBuffer is the largest batch buffer that goes back to the pool for
-// the next batch.
-const maxKeptBuffer = 64 << 10
 
 // Subscription is what a stream listens to.
 type Subscription struct {
@@ -237,52 +232,36 @@ func (s *stream) run(ctx context.Context) (string, error) {
 // write lock.
 func (s *stream) flush(heartbeat bool, pos []Position) (string, error) {
 	l := s.l
-	if l.pending != nil {
+	if p := l.pending; p.bp != nil {
 		now := time.Now()
-		if err := s.writeAt(now, l.pending); err != nil {
+		if err := s.writeAt(now, p.buf[l.pendingAt:]); err != nil {
 			return closeWriteFailed, err
 		}
-		s.hub.metrics.written(l.pendingFrames, now)
-		l.events += len(l.pendingFrames)
-		l.recycle(l.pendingBuf, *l.pendingBuf, l.pendingFrames)
-		l.pending, l.pendingBuf, l.pendingFrames = nil, nil, nil
+		l.pending = batch{}
+		l.delivered(p, s.hub.metrics, now)
 	}
-	frames, evicted := l.take(l.spare)
-	l.spare = nil
-	if evicted {
+	b, ok := l.takeBatch()
+	if !ok {
 		s.hub.metrics.evicted.Inc()
 		return closeEvicted, nil
 	}
-	// Batches are built in pooled buffers: a stream holds none while it
-	// waits, which is most of the time.
-	bp := batches.Get().(*[]byte)
-	buf, written := l.appendBatch((*bp)[:0], frames)
 	if heartbeat {
 		raise(l.sent, pos)
-		buf = appendHeartbeat(buf, l.sent)
+		b.buf = appendHeartbeat(b.buf, l.sent)
 	}
-	var err error
-	if len(buf) > 0 {
-		// One clock reading sets the deadline and dates the delivery:
-		// the clock costs more than the metrics.
-		now := time.Now()
-		if err = s.writeAt(now, buf); err == nil {
-			s.hub.metrics.written(written, now)
-			l.events += len(written)
-		}
+	if len(b.buf) == 0 {
+		l.recycle(b)
+		return "", nil
 	}
-	l.recycle(bp, buf, frames)
-	if err != nil {
+	// One clock reading sets the deadline and dates the delivery: the
+	// clock costs more than the metrics.
+	now := time.Now()
+	if err := s.writeAt(now, b.buf); err != nil {
 		return closeWriteFailed, err
 	}
+	l.delivered(b, s.hub.metrics, now)
 	return "", nil
 }
-
-// batches holds the buffers that streams build their write batches in.
-var batches = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4<<10)
-	return &b
-}}
 
 // hijack takes an HTTP/1.x connection over from net/http. Writing frames
 // straight to the connection skips net/http's buffers, chunked encoding and
