@@ -126,14 +126,7 @@ type poller struct {
 type pollSet struct {
 	fd   int
 	mu   sync.Mutex
-	subs map[int32]*polled
-}
-
-// polled is a stream that a poll set reads, on a socket descriptor of
-// its own.
-type polled struct {
-	s  *subscriber
-	fd int
+	subs map[int32]*subscriber // by the descriptor, a copy of its own, that the set reads
 }
 
 // pollTimeout is how often a poll set looks at whether the run is over.
@@ -149,7 +142,7 @@ func newPoller(ctx context.Context, n int) (*poller, error) {
 			p.closeSets()
 			return nil, fmt.Errorf("epoll: %w", err)
 		}
-		p.sets = append(p.sets, &pollSet{fd: fd, subs: map[int32]*polled{}})
+		p.sets = append(p.sets, &pollSet{fd: fd, subs: map[int32]*subscriber{}})
 	}
 	for _, set := range p.sets {
 		p.wg.Go(func() { set.run(ctx) })
@@ -165,11 +158,11 @@ func (p *poller) Wait() {
 
 func (p *poller) closeSets() {
 	for _, set := range p.sets {
-		for _, w := range set.subs {
+		for fd := range set.subs {
 			// Reset rather than closed: tens of thousands of connections in
 			// TIME_WAIT, a minute each, slow the next run's every packet.
-			syscall.SetsockoptLinger(w.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
-			syscall.Close(w.fd)
+			syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
+			syscall.Close(int(fd))
 		}
 		syscall.Close(set.fd)
 	}
@@ -211,7 +204,7 @@ func (p *poller) add(s *subscriber, conn net.Conn) bool {
 		s.end(err)
 		return true
 	}
-	set.subs[int32(fd)] = &polled{s: s, fd: fd}
+	set.subs[int32(fd)] = s
 	return true
 }
 
@@ -230,25 +223,25 @@ func (set *pollSet) run(ctx context.Context) {
 		}
 		for _, ev := range events[:n] {
 			set.mu.Lock()
-			w := set.subs[ev.Fd]
+			s := set.subs[ev.Fd]
 			set.mu.Unlock()
-			if w == nil {
+			if s == nil {
 				continue
 			}
-			if err := set.read(w, buf); err != nil {
-				set.drop(ev.Fd, w)
+			if err := read(int(ev.Fd), s, buf); err != nil {
+				set.drop(ev.Fd)
 				if ctx.Err() == nil {
-					w.s.end(err)
+					s.end(err)
 				}
 			}
 		}
 	}
 }
 
-// read reads once from w's socket and parses what came; the error is the
-// stream's end.
-func (set *pollSet) read(w *polled, buf []byte) error {
-	n, err := syscall.Read(w.fd, buf)
+// read reads once from s's socket fd and parses what came; the error is
+// the stream's end.
+func read(fd int, s *subscriber, buf []byte) error {
+	n, err := syscall.Read(fd, buf)
 	switch {
 	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR):
 		return nil
@@ -257,14 +250,14 @@ func (set *pollSet) read(w *polled, buf []byte) error {
 	case n == 0:
 		return io.EOF
 	}
-	return w.s.arrive(buf[:n], w.s.sh.now())
+	return s.arrive(buf[:n], s.sh.now())
 }
 
 // drop stops watching a stream that ended and closes it.
-func (set *pollSet) drop(fd int32, w *polled) {
+func (set *pollSet) drop(fd int32) {
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	syscall.EpollCtl(set.fd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	delete(set.subs, fd)
-	syscall.Close(w.fd)
+	syscall.Close(int(fd))
 }
