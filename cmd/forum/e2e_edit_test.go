@@ -18,9 +18,7 @@ func (tab *e2eTab) e2eSetValue(testid, text string) {
 // selects.
 func (tab *e2eTab) clickIn(sel, testid string) {
 	tab.t.Helper()
-	tab.waitLoaded()
-	s := chromedp.CSS(sel + " " + e2eTestID(testid))
-	tab.Do("click "+testid+" in "+sel, chromedp.WaitReady(s), chromedp.Click(s))
+	tab.click("click "+testid+" in "+sel, sel+" "+e2eTestID(testid))
 }
 
 // Alice edits and deletes her post and comment through the forms while Bob

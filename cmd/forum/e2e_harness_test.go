@@ -659,9 +659,59 @@ func (tab *e2eTab) Fill(testid, text string) {
 // Click clicks the element with the data-testid.
 func (tab *e2eTab) Click(testid string) {
 	tab.t.Helper()
+	tab.click("click "+testid, e2eTestID(testid))
+}
+
+// click clicks the element sel selects, as a person would: again if the
+// click did not reach it. A live page may replace an element between the
+// pointer's press and its release (a live edit re-renders a comment, a
+// catch-up replaces a list), and then the browser sends the click to an
+// ancestor of both, so that a link or a button does nothing; or the element
+// may move as the page settles, and the click lands beside it. A capturing
+// listener notes in sessionStorage, which outlives the navigation the
+// click starts, whether the click reached the element.
+func (tab *e2eTab) click(what, sel string) {
+	tab.t.Helper()
 	tab.waitLoaded()
-	sel := chromedp.CSS(e2eTestID(testid))
-	tab.Do("click "+testid, chromedp.WaitReady(sel), chromedp.Click(sel))
+	watch := `(() => {
+		const sel = ` + e2eJS(sel) + `;
+		sessionStorage.setItem("e2e-click", "missed");
+		addEventListener("click", (e) => {
+			if (e.target instanceof Element && e.target.closest(sel)) {
+				sessionStorage.setItem("e2e-click", "hit");
+			}
+		}, { capture: true, once: true });
+	})()`
+	css := chromedp.CSS(sel)
+	for try := 1; ; try++ {
+		tab.Do(what, chromedp.WaitReady(css), chromedp.Evaluate[chromedp.Void](watch), chromedp.Click(css))
+		if tab.clickResult(what) == "hit" {
+			return
+		}
+		if try == 3 {
+			tab.t.Fatalf("e2e: %s: %s: %d clicks did not reach it", tab.name, what, try)
+		}
+		tab.t.Logf("e2e: %s: %s: the click did not reach it (the page changed under the pointer); clicking again", tab.name, what)
+	}
+}
+
+// clickResult reads what click's listener noted, retrying while a
+// navigation the click started leaves no page to ask.
+func (tab *e2eTab) clickResult(what string) string {
+	tab.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		ctx, cancel := context.WithTimeout(tab.ctx, 5*time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("e2e-click") ?? ""`))
+		cancel()
+		if err == nil && got != "" {
+			return got
+		}
+		if time.Now().After(deadline) || tab.ctx.Err() != nil {
+			tab.t.Fatalf("e2e: %s: %s: could not tell whether the click reached it: %q, %v", tab.name, what, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitLoaded waits until the tab's page has loaded and run its scripts, so

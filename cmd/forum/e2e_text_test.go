@@ -61,7 +61,7 @@ func TestE2EMentionsAndRepliesNotify(t *testing.T) {
 	notes.WaitEqual("the mention arrives", `document.querySelector("[data-kind=mention] [data-testid=notification-link]")?.textContent ?? ""`, "carol mentioned you in “Gear list”")
 	notes.WaitEqual("the title counts both", `document.title`, "(2) Notifications · Forum")
 
-	notes.Do("open the reply's notification", chromedp.Click(chromedp.CSS(`[data-kind=reply] [data-testid=notification-link]`)))
+	notes.click("open the reply's notification", `[data-kind=reply] [data-testid=notification-link]`)
 	notes.WaitFor("it goes to the reply", `location.pathname === "/posts/`+postID+`" && location.hash === "#comment-`+replyID+`"`)
 	notes.WaitEqual("one is left unread", e2eBadge, "1")
 	notes.WaitEqual("the title says so", `document.title`, "(1) Weekend trip · Forum")

@@ -60,6 +60,7 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 
 func TestHealthcheckAsksReadyz(t *testing.T) {
 	m := startMain(t, t.TempDir())
+	defer m.Close()
 	u := siteURL(m)
 	u.Path = "/readyz"
 	var out bytes.Buffer
