@@ -381,6 +381,8 @@ type e2eTab struct {
 	b    *e2eBrowser
 	name string
 	ctx  context.Context
+	// noScript is set when JavaScript is off in the tab.
+	noScript bool
 
 	mu         sync.Mutex
 	console    []string
@@ -392,6 +394,7 @@ type e2eTabOption func(t *e2eTab) error
 
 // e2eNoScript turns JavaScript off in the tab.
 func e2eNoScript(tab *e2eTab) error {
+	tab.noScript = true
 	_, err := chromedp.Call(tab.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 	return err
 }
@@ -669,10 +672,16 @@ func (tab *e2eTab) Click(testid string) {
 // ancestor of both, so that a link or a button does nothing; or the element
 // may move as the page settles, and the click lands beside it. A capturing
 // listener notes in sessionStorage, which outlives the navigation the
-// click starts, whether the click reached the element.
+// click starts, whether the click reached the element. With JavaScript off
+// no listener can run, and no script changes the page: one click.
 func (tab *e2eTab) click(what, sel string) {
 	tab.t.Helper()
 	tab.waitLoaded()
+	css := chromedp.CSS(sel)
+	if tab.noScript {
+		tab.Do(what, chromedp.WaitReady(css), chromedp.Click(css))
+		return
+	}
 	watch := `(() => {
 		const sel = ` + e2eJS(sel) + `;
 		sessionStorage.setItem("e2e-click", "missed");
@@ -682,7 +691,6 @@ func (tab *e2eTab) click(what, sel string) {
 			}
 		}, { capture: true, once: true });
 	})()`
-	css := chromedp.CSS(sel)
 	for try := 1; ; try++ {
 		tab.Do(what, chromedp.WaitReady(css), chromedp.Evaluate[chromedp.Void](watch), chromedp.Click(css))
 		if tab.clickResult(what) == "hit" {
