@@ -15,9 +15,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"forum/streams/streamstest"
 )
 
 // env returns a getenv over the given pairs.
@@ -128,24 +129,6 @@ func siteURL(m *Main) *url.URL {
 	return u
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func newJarClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar}
@@ -205,7 +188,7 @@ func TestDataAndSessionsSurviveRestart(t *testing.T) {
 func TestShutdownEndsStreamsWithRetryAndReturns(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout streamstest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, nil, env("FORUM_ADDR", "127.0.0.1:0", "FORUM_DATA", filepath.Join(dir, "forum.db")), &stdout, io.Discard)
