@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"golang.org/x/crypto/bcrypt"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 )
 
 func TestUnknownNameCostsAPasswordComparison(t *testing.T) {
@@ -29,6 +31,37 @@ func TestUnknownNameCostsAPasswordComparison(t *testing.T) {
 	})
 }
 
+func TestPasswordsAreHashedAtTheStoresCost(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *forum.Store) {
+		ctx := context.Background()
+		fast := mustRegister(t, s, "fast")
+		if cost, err := bcrypt.Cost(fast.PasswordHash); err != nil || cost != bcrypt.MinCost {
+			t.Fatalf("hash of a store at cost %d: cost %d, %v", bcrypt.MinCost, cost, err)
+		}
+		// A store at the default cost hashes at it, and signs in a user
+		// whose hash has another cost.
+		def, err := forum.NewStore(ctx, s.Database())
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := def.Register(ctx, "slow", "password123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cost, err := bcrypt.Cost(slow.PasswordHash); err != nil || cost != bcrypt.DefaultCost {
+			t.Fatalf("hash of a store at the default cost: cost %d, %v", cost, err)
+		}
+		if _, err := def.Authenticate(ctx, "fast", "password123"); err != nil {
+			t.Fatalf("signing in with a hash of another cost: %v", err)
+		}
+		for _, cost := range []int{bcrypt.MinCost - 1, bcrypt.MaxCost + 1} {
+			if _, err := forum.NewStore(ctx, s.Database(), forum.WithPasswordCost(cost)); err == nil {
+				t.Fatalf("a store at cost %d opened", cost)
+			}
+		}
+	})
+}
+
 func TestAdminRoleIsKeptWithTheAccount(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *forum.Store) {
 		ctx := context.Background()
@@ -39,7 +72,7 @@ func TestAdminRoleIsKeptWithTheAccount(t *testing.T) {
 		if u, err := s.SetAdmin(ctx, "ROOT", true); err != nil || !u.Admin || u.ID != root.ID {
 			t.Fatalf("grant: got %+v, %v", u, err)
 		}
-		again, err := forum.NewStore(ctx, s.Database())
+		again, err := forum.NewStore(ctx, s.Database(), forumtest.FastPasswords())
 		if err != nil {
 			t.Fatal(err)
 		}

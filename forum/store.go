@@ -79,10 +79,32 @@ type Store struct {
 	sessions      lungo.ICollection
 	// compare checks a password against a hash; tests count its calls.
 	compare func(hash, password []byte) error
+	// cost is the bcrypt cost of new password hashes.
+	cost int
+	// dummyHash is compared against when no user has the name, so that an
+	// unknown name takes as long as a wrong password and sign-in time does
+	// not tell which names exist. Its cost is that of new hashes.
+	dummyHash func() []byte
+}
+
+// DefaultPasswordCost is the bcrypt cost of new password hashes unless
+// WithPasswordCost says otherwise: bcrypt's default.
+const DefaultPasswordCost = bcrypt.DefaultCost
+
+// StoreOption changes how a Store works.
+type StoreOption func(*Store)
+
+// WithPasswordCost sets the bcrypt cost of new password hashes, from
+// bcrypt.MinCost (4) to bcrypt.MaxCost (31); each step doubles the time a
+// hash takes, for the forum and for whoever tries passwords against a
+// stolen hash. Hashes keep the cost they were made with: a stored
+// password still signs in after the cost changes.
+func WithPasswordCost(cost int) StoreOption {
+	return func(s *Store) { s.cost = cost }
 }
 
 // NewStore returns a store over db and creates the indexes its queries use.
-func NewStore(ctx context.Context, db lungo.IDatabase) (*Store, error) {
+func NewStore(ctx context.Context, db lungo.IDatabase, opts ...StoreOption) (*Store, error) {
 	s := &Store{
 		db:            db,
 		users:         db.Collection(UsersCollection),
@@ -91,7 +113,21 @@ func NewStore(ctx context.Context, db lungo.IDatabase) (*Store, error) {
 		notifications: db.Collection(NotificationsCollection),
 		sessions:      db.Collection(SessionsCollection),
 		compare:       bcrypt.CompareHashAndPassword,
+		cost:          DefaultPasswordCost,
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("password cost %d is not from %d to %d", s.cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	s.dummyHash = sync.OnceValue(func() []byte {
+		h, err := bcrypt.GenerateFromPassword(prehash(rand.Text()), s.cost)
+		if err != nil {
+			panic(fmt.Sprintf("hash dummy password: %v", err))
+		}
+		return h
+	})
 	if err := s.createIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -302,7 +338,7 @@ func (s *Store) Register(ctx context.Context, name, password string) (*User, err
 	if n > 0 {
 		return nil, nameTaken(name)
 	}
-	hash, err := bcrypt.GenerateFromPassword(prehash(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword(prehash(password), s.cost)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -330,17 +366,6 @@ func nameTaken(name string) error {
 	return Errorf(ECONFLICT, "The name %q is already taken.", name)
 }
 
-// dummyHash is compared against when no user has the name, so that an
-// unknown name takes as long as a wrong password and sign-in time does not
-// tell which names exist. Its cost is that of every stored hash.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, err := bcrypt.GenerateFromPassword(prehash(rand.Text()), bcrypt.DefaultCost)
-	if err != nil {
-		panic(fmt.Sprintf("hash dummy password: %v", err))
-	}
-	return h
-})
-
 // Authenticate returns the user with this name and password.
 func (s *Store) Authenticate(ctx context.Context, name, password string) (*User, error) {
 	wrong := Errorf(EUNAUTHORIZED, "Wrong name or password.")
@@ -350,7 +375,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (*User,
 	var u User
 	err := s.users.FindOne(ctx, bson.M{"nameKey": strings.ToLower(name)}).Decode(&u)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		s.compare(dummyHash(), prehash(password))
+		s.compare(s.dummyHash(), prehash(password))
 		return nil, wrong
 	} else if err != nil {
 		return nil, fmt.Errorf("find user %s: %w", name, err)

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 )
 
 // eachBackend runs fn against a fresh store on the embedded database, and on
@@ -59,7 +60,7 @@ func openFile(t *testing.T, path string) *forum.DB {
 
 func newStore(t *testing.T, db *forum.DB) *forum.Store {
 	t.Helper()
-	s, err := forum.NewStore(context.Background(), db.Database)
+	s, err := forum.NewStore(context.Background(), db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +536,7 @@ func TestNewStoreBackfillsParticipantsOfOldPosts(t *testing.T) {
 		if _, err := db.Collection("meta").DeleteMany(ctx, bson.M{}); err != nil {
 			t.Fatal(err)
 		}
-		s, err = forum.NewStore(ctx, db)
+		s, err = forum.NewStore(ctx, db, forumtest.FastPasswords())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -567,7 +568,7 @@ func TestNewStoreReplacesOldIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := forum.NewStore(ctx, db); err != nil {
+		if _, err := forum.NewStore(ctx, db, forumtest.FastPasswords()); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {

@@ -41,7 +41,7 @@ var quiet = streams.Options{History: testHistory, Heartbeat: time.Hour, StatsInt
 func openDB(t *testing.T, path string) (*forum.DB, *forum.Store) {
 	t.Helper()
 	db := forumtest.OpenFile(t, path, testHistory)
-	store, err := forum.NewStore(t.Context(), db.Database)
+	store, err := forum.NewStore(t.Context(), db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}

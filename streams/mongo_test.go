@@ -23,7 +23,7 @@ func newMongoDB(t *testing.T) (*forum.DB, *forum.Store) {
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
 	db = forumtest.Wrap(db)
-	store, err := forum.NewStore(t.Context(), db.Database)
+	store, err := forum.NewStore(t.Context(), db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close(context.Background())
-	store, err := forum.NewStore(ctx, db.Database)
+	store, err := forum.NewStore(ctx, db.Database, forum.WithPasswordCost(cfg.PasswordCost))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"forum/forum"
 )
 
 // Config is everything the forum is configured with, from flags with
@@ -38,6 +42,8 @@ type Config struct {
 	TrustedProxies    []netip.Prefix
 	MaxUserStreams    int
 	MaxAddressStreams int
+	// PasswordCost is the bcrypt cost of new password hashes.
+	PasswordCost int
 }
 
 // parseConfig reads flags from args, falling back to the environment given
@@ -71,10 +77,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.TLSCert, "tls-cert", env("FORUM_TLS_CERT", ""), "TLS certificate file: serve HTTPS and HTTP/2 (FORUM_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("FORUM_TLS_KEY", ""), "TLS private key file (FORUM_TLS_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FORUM_METRICS_ADDR", ""), "serve /metrics on this address of its own instead of the listen address (FORUM_METRICS_ADDR)")
-	var trustedProxies, maxUserStreams, maxAddressStreams string
+	var trustedProxies, maxUserStreams, maxAddressStreams, passwordCost string
 	fs.StringVar(&trustedProxies, "trusted-proxies", env("FORUM_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (FORUM_TRUSTED_PROXIES)")
 	fs.StringVar(&maxUserStreams, "max-user-streams", env("FORUM_MAX_USER_STREAMS", "8"), "most open event streams per signed-in user (FORUM_MAX_USER_STREAMS)")
 	fs.StringVar(&maxAddressStreams, "max-address-streams", env("FORUM_MAX_ADDRESS_STREAMS", "64"), "most open event streams per client address (FORUM_MAX_ADDRESS_STREAMS)")
+	fs.StringVar(&passwordCost, "password-cost", env("FORUM_PASSWORD_COST", strconv.Itoa(forum.DefaultPasswordCost)), "bcrypt cost of new password hashes, 4 to 31 (FORUM_PASSWORD_COST)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,6 +117,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if *n.dst, err = strconv.Atoi(n.src); err != nil || *n.dst < 1 {
 			return c, fmt.Errorf("%s: %q is not a positive whole number", n.name, n.src)
 		}
+	}
+	if c.PasswordCost, err = strconv.Atoi(passwordCost); err != nil || c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost {
+		return c, fmt.Errorf("FORUM_PASSWORD_COST: %q is not a bcrypt cost from %d to %d", passwordCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	if c.TrustedProxies, err = parsePrefixes(trustedProxies); err != nil {
 		return c, fmt.Errorf("FORUM_TRUSTED_PROXIES: %v", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,7 +38,7 @@ func TestCrashChild(t *testing.T) {
 	if data == "" {
 		t.Skip("helper process of TestForumSurvivesSIGKILLDuringWrites")
 	}
-	args := []string{"-addr", "127.0.0.1:0", "-data", data, "-session-key", "crash-test-session-key", "-heartbeat", "200ms"}
+	args := []string{"-addr", "127.0.0.1:0", "-data", data, "-session-key", "crash-test-session-key", "-heartbeat", "200ms", "-password-cost", strconv.Itoa(testPasswordCost)}
 	err := run(context.Background(), args, func(string) string { return "" }, os.Stdout, io.Discard)
 	fmt.Fprintln(os.Stderr, "forum:", err)
 	os.Exit(2)

@@ -153,6 +153,7 @@ func e2eStartForumWith(t *testing.T, change func(*Config)) *e2eForum {
 			StatsInterval: 500 * time.Millisecond,
 			MaxStreams:    1000,
 			LogFormat:     "text",
+			PasswordCost:  testPasswordCost,
 		},
 		logs: &e2eBuffer{},
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 )
 
 // e2eOffline opens the data file of the stopped forum and hands its store
@@ -28,7 +29,7 @@ func e2eOffline(t *testing.T, f *e2eForum, fn func(ctx context.Context, store *f
 			t.Errorf("close the data file: %v", err)
 		}
 	}()
-	store, err := forum.NewStore(ctx, db.Database)
+	store, err := forum.NewStore(ctx, db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	m.logContents(ctx)
-	store, err := forum.NewStore(ctx, m.db.Database)
+	store, err := forum.NewStore(ctx, m.db.Database, forum.WithPasswordCost(m.cfg.PasswordCost))
 	if err != nil {
 		return err
 	}

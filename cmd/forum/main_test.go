@@ -14,16 +14,25 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"forum/streams/streamstest"
 )
 
-// env returns a getenv over the given pairs.
+// testPasswordCost is the bcrypt cost of the tests' forums: the least,
+// as each step doubles the time a sign-up takes, and a hash of the default
+// cost takes over a second under the race detector.
+const testPasswordCost = bcrypt.MinCost
+
+// env returns a getenv over the given pairs, with the tests' password
+// cost unless they set one.
 func env(pairs ...string) func(string) string {
-	m := map[string]string{}
+	m := map[string]string{"FORUM_PASSWORD_COST": strconv.Itoa(testPasswordCost)}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		m[pairs[i]] = pairs[i+1]
 	}
@@ -31,13 +40,17 @@ func env(pairs ...string) func(string) string {
 }
 
 func TestConfigDefaultsAndEnvironment(t *testing.T) {
-	c, err := parseConfig(nil, env(), io.Discard)
+	c, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "localhost:8080" || c.Data != filepath.Join("data", "forum.db") || c.MongoDB != "forum" ||
-		c.History != 15*time.Minute || c.Heartbeat != 15*time.Second || c.StatsInterval != 5*time.Second || c.MaxStreams != 10000 {
+		c.History != 15*time.Minute || c.Heartbeat != 15*time.Second || c.StatsInterval != 5*time.Second || c.MaxStreams != 10000 ||
+		c.PasswordCost != bcrypt.DefaultCost {
 		t.Fatalf("defaults: got %+v", c)
+	}
+	if c, err := parseConfig([]string{"-password-cost", "12"}, env(), io.Discard); err != nil || c.PasswordCost != 12 {
+		t.Fatalf("password cost: got %d, %v", c.PasswordCost, err)
 	}
 	c, err = parseConfig([]string{"-addr", ":9999"}, env("FORUM_ADDR", ":1", "FORUM_HISTORY", "1h", "FORUM_MAX_STREAMS", "5"), io.Discard)
 	if err != nil {
@@ -100,6 +113,9 @@ func TestInvalidConfigFailsFastWithOneLine(t *testing.T) {
 		{"address streams not a number", []string{"FORUM_MAX_ADDRESS_STREAMS", "many"}, "FORUM_MAX_ADDRESS_STREAMS"},
 		{"trusted proxy not an address", []string{"FORUM_TRUSTED_PROXIES", "10.0.0.1, nginx"}, `FORUM_TRUSTED_PROXIES: "nginx"`},
 		{"trusted proxy prefix too long", []string{"FORUM_TRUSTED_PROXIES", "10.0.0.0/33"}, `FORUM_TRUSTED_PROXIES: "10.0.0.0/33"`},
+		{"password cost below bcrypt's least", []string{"FORUM_PASSWORD_COST", "3"}, `FORUM_PASSWORD_COST: "3"`},
+		{"password cost above bcrypt's most", []string{"FORUM_PASSWORD_COST", "32"}, `FORUM_PASSWORD_COST: "32"`},
+		{"password cost not a number", []string{"FORUM_PASSWORD_COST", "high"}, `FORUM_PASSWORD_COST: "high"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), nil, env(append(tc.env, "FORUM_DATA", filepath.Join(t.TempDir(), "f.db"))...), io.Discard, io.Discard)

@@ -66,7 +66,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 			db.Close(context.Background())
 		}
 	}()
-	store, err := forum.NewStore(ctx, db.Database)
+	store, err := forum.NewStore(ctx, db.Database, forum.WithPasswordCost(cfg.PasswordCost))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 	"forum/forum/web"
 	"forum/streams"
 )
@@ -28,7 +29,7 @@ func newServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := forum.NewStore(ctx, db.Database)
+	store, err := forum.NewStore(ctx, db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"golang.org/x/crypto/bcrypt"
 
 	"forum/forum"
 )
@@ -35,6 +36,14 @@ func checkEnv() error {
 		return fmt.Errorf("%s=%q: want \"mongo\" or nothing", envDouble, v)
 	}
 	return nil
+}
+
+// FastPasswords is the tests' store option: passwords hashed at bcrypt's
+// least cost. Each step of the cost doubles the time a sign-up or a
+// sign-in takes, and one hash at the default cost takes over a second
+// under the race detector: it had been most of the test suites' time.
+func FastPasswords() forum.StoreOption {
+	return forum.WithPasswordCost(bcrypt.MinCost)
 }
 
 // Mode names the database tests run on, for log lines.

@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"forum/forum"
+	"forum/forum/forumtest"
 )
 
 // gate holds every lookup of a user by name until it opens, so that a test
@@ -60,7 +61,7 @@ func TestParallelSignInsAreLimitedLikeSequentialOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gate{opened: make(chan struct{})}
-	store, err := forum.NewStore(ctx, gatedDB{db.Database, g})
+	store, err := forum.NewStore(ctx, gatedDB{db.Database, g}, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func signOutWays(path string) []signOutWay {
 
 func TestLogoutEndsTheSessionOnEveryInstance(t *testing.T) {
 	db, store := newStore(t)
-	other, err := forum.NewStore(context.Background(), db.Database)
+	other, err := forum.NewStore(context.Background(), db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func newStore(t *testing.T) (*forum.DB, *forum.Store) {
 	ctx := context.Background()
 	db := forumtest.OpenFile(t, filepath.Join(t.TempDir(), "forum.db"), 15*time.Minute)
 	t.Cleanup(func() { db.Close(ctx) })
-	store, err := forum.NewStore(ctx, db.Database)
+	store, err := forum.NewStore(ctx, db.Database, forumtest.FastPasswords())
 	if err != nil {
 		t.Fatal(err)
 	}
