@@ -32,7 +32,7 @@ func TestE2EEditsAndDeletionsShowLive(t *testing.T) {
 	postID := alice.Publish("First title", "First body")
 	alice.Fill("comment-input", "A first comment")
 	alice.Click("comment-submit")
-	alice.WaitEqual("Alice's comment is listed", `String(document.querySelectorAll("#comments > li").length)`, "1")
+	alice.WaitFor("Alice's comment is listed, on the page the form leads to", `location.hash.startsWith("#comment-") && document.querySelectorAll("#comments > li").length === 1`)
 	commentID := f.Anonymous().CommentIDs(postID)[0]
 
 	bob := b.Person("bob")

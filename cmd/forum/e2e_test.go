@@ -96,7 +96,7 @@ func TestE2ECommentNotifiesLive(t *testing.T) {
 	// in order after.
 	alice.Fill("comment-input", "I start: a plain text editor.")
 	alice.Click("comment-submit")
-	alice.WaitEqual("wait for Alice's own comment", `String(document.querySelectorAll("#comments > li").length)`, "1")
+	alice.WaitFor("wait for Alice's own comment, on the page the form leads to", `location.hash.startsWith("#comment-") && document.querySelectorAll("#comments > li").length === 1`)
 
 	bob := b.Person("bob")
 	bob.SignUp("bob")
