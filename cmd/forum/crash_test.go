@@ -295,7 +295,24 @@ func openCrashStream(base string, l *crashLedger) (*crashStream, error) {
 		res.Body.Close()
 		return nil, fmt.Errorf("open the live stream: %s", res.Status)
 	}
-	return &crashStream{res: res, events: ssetest.NewReader(res.Body), done: make(chan struct{})}, nil
+	s := &crashStream{res: res, events: ssetest.NewReader(res.Body), done: make(chan struct{})}
+	// The stream's first frame is its resume point. A client that hangs up
+	// before it has read that frame has no id to resume from, and the test
+	// would then wait for a replay that no client could ask for.
+	timer := time.AfterFunc(time.Minute, func() { res.Body.Close() })
+	defer timer.Stop()
+	e, err := s.events.Next()
+	if err == nil && !e.HasID {
+		err = fmt.Errorf("its first frame %+v sets no id", e)
+	}
+	if err == nil {
+		err = s.take(l, e)
+	}
+	if err != nil {
+		res.Body.Close()
+		return nil, fmt.Errorf("the live stream's resume point: %w", err)
+	}
+	return s, nil
 }
 
 // take records one post event; it fails on a post delivered twice.
